@@ -1,0 +1,62 @@
+# Two commands for a fresh clone (see README):
+#   make book   build the HTML book into _build/html (executes the notebooks)
+#   make test   unit tests, lint, strict nbval over every chapter, strict build
+# Both create .venv on first use and reinstall when requirements change.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(wildcard chapters/*.ipynb)
+
+.PHONY: book test lint unit nbval build-check browser lab bench clean help
+
+help:
+	@echo "make book   build the book into _build/html (first run also builds .venv)"
+	@echo "make test   lint + unit tests + strict nbval + strict build + browser tests"
+	@echo "make lab    open the chapters in JupyterLab"
+	@echo "make bench  NumPy vs PyTorch timing table of the from-scratch convolutions"
+	@echo "make clean  remove _build and caches (keeps .venv)"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -e .
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Open _build/html/index.html in a browser."
+
+test: lint unit nbval build-check browser
+
+lint: $(STAMP)
+	$(BIN)/ruff check helpers tests $(NOTEBOOKS)
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -m "not browser"
+
+# Strict nbval: every notebook runs in a fresh kernel and its outputs must
+# equal the committed ones (only cells tagged nbval-ignore-output are exempt).
+nbval: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS)
+
+# The strict build renders the committed outputs (nbval has just proved they
+# are current), so CI does not execute every notebook twice.
+build-check: $(STAMP)
+	sed 's/^  execute_notebooks: cache/  execute_notebooks: "off"/' _config.yml > _config.test.yml
+	$(BIN)/jupyter-book build . -W -n --keep-going --config _config.test.yml
+	rm -f _config.test.yml
+
+browser: $(STAMP)
+	$(BIN)/pytest -q -m browser
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab chapters/
+
+bench: $(STAMP)
+	$(BIN)/python -m helpers.bench
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis .ruff_cache _config.test.yml
