@@ -396,7 +396,13 @@ def sliding_window_animation(input_size: int = 6, kernel_size: int = 3, *, seed:
     with mpl.rc_context({"savefig.dpi": dpi, "animation.frame_format": "png"}):
         html = anim.to_jshtml(default_mode="loop")
     plt.close(fig)
-    return _fix_animation_ids(_quantize_frames(html), html_id)
+    html = _fix_animation_ids(_quantize_frames(html), html_id)
+    # matplotlib writes the frame <img> without alt text; describe the animation.
+    alt = (f"Animation: a {k} by {k} window slides over a {size} by {size} input; at each "
+           f"position the window times the kernel, summed, gives one value of the "
+           f"{out_size} by {out_size} output.")
+    return html.replace(f'<img id="_anim_img{html_id}"',
+                        f'<img alt="{alt}" id="_anim_img{html_id}"', 1)
 
 
 def _receptive_field(size: int, k: int, padding: int, stride: int, dilation: int,

@@ -86,6 +86,7 @@ def test_animation_is_deterministic_small_and_playable():
     assert html == diagrams.sliding_window_animation(input_size=5, kernel_size=3)
     assert len(html) < 400_000
     assert 'id="_anim_imgslidingwindow"' in html
+    assert '<img alt="Animation: a 3 by 3 window slides over a 5 by 5 input' in html
     assert "play_animation" in html and "anim-slider" in html
     assert html.count("data:image/png;base64,") == 9  # one frame per output position
 
