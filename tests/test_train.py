@@ -1,0 +1,212 @@
+"""Tests of helpers.train: the training loop learns, is reproducible and checks its inputs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.digits import DigitsData, load_digits_split, make_cnn, subsample
+from helpers.train import (
+    History,
+    RunResult,
+    evaluate,
+    mean_and_spread,
+    run_seeds,
+    single_thread,
+    train,
+)
+
+
+@pytest.fixture(scope="module")
+def data() -> DigitsData:
+    return load_digits_split()
+
+
+@pytest.fixture(scope="module")
+def small(data):
+    return subsample(data.train, 0.3, seed=0)
+
+
+def params_of(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("kind", ["normal", "separable"])
+def test_a_tiny_run_learns(data, small, kind):
+    model = make_cnn(kind, 6, seed=0)
+    _, acc_before = evaluate(model, data.val)
+    history = train(model, small, data.val, epochs=10, batch_size=32, lr=0.02, seed=0)
+    assert history.epoch == list(range(1, 11))
+    assert acc_before < 0.2 and history.val_acc[-1] > 0.45  # chance is 0.1
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.train_acc[-1] > 0.5
+
+
+def test_sgd_learns(data, small):
+    model = make_cnn("normal", 4, seed=1)
+    history = train(model, small, data.val, epochs=10, batch_size=32, lr=0.05,
+                    optimizer="sgd", seed=0, eval_every=10)
+    assert history.val_acc[-1] > 0.4
+
+
+def test_same_seed_reproduces_exactly_and_other_seeds_differ(data, small):
+    def run(seed: int) -> tuple[History, list[torch.Tensor]]:
+        model = make_cnn("separable", 4, seed=seed)
+        history = train(model, small, data.val, epochs=3, batch_size=50, seed=seed)
+        return history, params_of(model)
+
+    (h1, p1), (h2, p2), (h3, p3) = run(0), run(0), run(1)
+    assert h1.epoch == [1, 2, 3]
+    assert h1 == h2
+    assert all(torch.equal(a, b) for a, b in zip(p1, p2, strict=True))
+    assert h1.val_loss != h3.val_loss
+    assert not all(torch.equal(a, b) for a, b in zip(p1, p3, strict=True))
+
+
+def test_batch_order_depends_on_the_seed_only(data, small):
+    histories = []
+    for seed in (0, 0, 1):
+        model = make_cnn("normal", 4, seed=0)  # same initial weights every time
+        histories.append(train(model, small, data.val, epochs=2, batch_size=40, seed=seed))
+    assert histories[0] == histories[1]
+    assert histories[0].train_loss != histories[2].train_loss
+
+
+def test_results_do_not_depend_on_the_thread_setting(data, small):
+    before = torch.get_num_threads()
+    histories = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        model = make_cnn("separable", 4, seed=0)
+        histories.append(train(model, small, data.val, epochs=2, batch_size=64, seed=0))
+        assert torch.get_num_threads() == threads  # restored afterwards
+    torch.set_num_threads(before)
+    assert histories[0] == histories[1]
+
+
+def test_single_thread_restores_on_error():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError), single_thread():
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+
+
+def test_eval_every_records_only_some_epochs(data, small):
+    model = make_cnn("normal", 4, seed=0)
+    history = train(model, small, None, epochs=7, batch_size=64, eval_every=3)
+    assert history.epoch == [3, 6, 7] and history.epochs == 7
+    assert len(history.train_acc) == 3 and history.val_acc == []
+    with pytest.raises(ValueError, match="validation"):
+        history.gap()
+
+
+def test_evaluate_matches_a_direct_computation(data):
+    model = make_cnn("normal", 4, seed=0)
+    model.train()
+    loss, acc = evaluate(model, data.test, batch_size=100)
+    assert model.training  # mode restored
+    model.eval()
+    with torch.no_grad():
+        logits = model(data.test.x)
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, data.test.y).item(),
+                                 rel=1e-5)
+    assert acc == int((logits.argmax(1) == data.test.y).sum()) / len(data.test)
+
+
+def test_history_gaps():
+    history = History([1, 2], [0.5, 0.1], [0.8, 1.0], [0.6, 0.4], [0.7, 0.9])
+    assert history.gap() == pytest.approx(0.1)
+    assert history.gap(0) == pytest.approx(0.1)
+    assert history.loss_gap() == pytest.approx(0.3)
+    assert history.epochs == 2
+
+
+def test_run_seeds_returns_one_result_per_seed(data, small):
+    results = run_seeds(lambda seed: make_cnn("normal", 4, seed=seed), small, data.val,
+                        data.test, seeds=(0, 1), epochs=2, batch_size=64)
+    assert [r.seed for r in results] == [0, 1]
+    assert all(isinstance(r, RunResult) and r.params == results[0].params for r in results)
+    assert all(0 <= r.test_acc <= 1 and r.test_loss > 0 for r in results)
+    assert results[0].history != results[1].history
+    again = run_seeds(lambda seed: make_cnn("normal", 4, seed=seed), small, data.val,
+                      data.test, seeds=(1,), epochs=2, batch_size=64)
+    assert again[0] == results[1]
+
+
+def test_mean_and_spread():
+    assert mean_and_spread([1.0, 2.0, 3.0]) == (2.0, 1.0)
+    assert mean_and_spread([0.5]) == (0.5, 0.0)
+    with pytest.raises(ValueError, match="values"):
+        mean_and_spread([])
+
+
+@pytest.mark.parametrize("kwargs, error, name", [
+    ({"epochs": 0}, ValueError, "epochs"), ({"lr": 0.0}, ValueError, "lr"),
+    ({"lr": "fast"}, TypeError, "lr"), ({"batch_size": 0}, ValueError, "batch_size"),
+    ({"optimizer": "rmsprop"}, ValueError, "optimizer"),
+    ({"weight_decay": -1.0}, ValueError, "weight_decay"), ({"seed": -1}, ValueError, "seed"),
+    ({"eval_every": 0}, ValueError, "eval_every"),
+])
+def test_train_validates(data, kwargs, error, name):
+    with pytest.raises(error, match=name):
+        train(make_cnn("normal", 2), data.val, **kwargs)
+
+
+def test_inputs_are_checked(data):
+    with pytest.raises(TypeError, match="model"):
+        train("model", data.val)
+    with pytest.raises(TypeError, match="train_data"):
+        train(make_cnn("normal", 2), (data.val.x, data.val.y))
+    with pytest.raises(TypeError, match="data"):
+        evaluate(make_cnn("normal", 2), data.val.x)
+    with pytest.raises(TypeError, match="factory"):
+        run_seeds(None, data.val)
+    with pytest.raises(ValueError, match="seeds"):
+        run_seeds(lambda s: make_cnn("normal", 2), data.val, seeds=())
+    with pytest.raises(TypeError, match="seeds="):
+        run_seeds(lambda s: make_cnn("normal", 2), data.val, seed=0)
+
+
+def test_full_batch_adam_is_one_plain_step_an_epoch(data, small):
+    model = make_cnn("normal", 2, seed=3)
+    twin = make_cnn("normal", 2, seed=3)
+    train(model, small, None, epochs=3, lr=0.01, seed=0)
+    opt = torch.optim.Adam(twin.parameters(), lr=0.01)
+    with single_thread():
+        twin.train()
+        for _ in range(3):
+            opt.zero_grad()
+            nn.functional.cross_entropy(twin(small.x), small.y).backward()
+            opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(params_of(model), params_of(twin), strict=True))
+
+
+def test_cosine_schedule_ends_at_zero_and_differs_from_constant(data, small):
+    seen = []
+
+    class Spy(torch.optim.Adam):
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    original = torch.optim.Adam
+    torch.optim.Adam = Spy
+    try:
+        cosine = train(make_cnn("normal", 2, seed=0), small, data.val, epochs=4, batch_size=100,
+                       lr=0.05, schedule="cosine")
+    finally:
+        torch.optim.Adam = original
+    steps = 4 * 4  # 324 images in batches of 100
+    assert len(seen) == steps and seen[0] == 0.05
+    assert all(a > b for a, b in zip(seen, seen[1:], strict=False))
+    # the last step uses lr * (1 + cos(pi * (steps - 1) / steps)) / 2, close to 0
+    assert seen[-1] == pytest.approx(0.05 * (1 + math.cos(math.pi * (steps - 1) / steps)) / 2)
+    constant = train(make_cnn("normal", 2, seed=0), small, data.val, epochs=4, batch_size=100,
+                     lr=0.05)
+    assert cosine != constant
+    with pytest.raises(ValueError, match="schedule"):
+        train(make_cnn("normal", 2), small, schedule="step")
