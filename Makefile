@@ -38,8 +38,11 @@ unit: $(STAMP)
 
 # Strict nbval: every notebook runs in a fresh kernel and its outputs must
 # equal the committed ones (only cells tagged nbval-ignore-output are exempt).
+# Two notebooks at a time (pytest-xdist); --dist loadfile keeps each notebook's
+# cells together in one kernel.
 nbval: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile \
+	  --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS)
 
 # The strict build renders the committed outputs (nbval has just proved they
