@@ -157,3 +157,12 @@ def test_workflow_actions_are_pinned_to_commits():
     for path in (ROOT / ".github" / "workflows").glob("*.yml"):
         for ref in re.findall(r"uses:\s*(\S+)", path.read_text()):
             assert re.search(r"@[0-9a-f]{40}$", ref), f"{path.name}: {ref} is not pinned to a SHA"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_colab_cell_installs_helpers_from_this_books_repository(path):
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    first_code = next(c for c in load(path)["cells"] if c["cell_type"] == "code")
+    source = "".join(first_code["source"])
+    assert f"git+{url}" in source, "the Colab cell must install from _config.yml's repository"
+    assert "--no-deps" in source, "Colab already has torch; never reinstall it there"
