@@ -377,6 +377,11 @@ def _depthwise_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np
     return out.reshape(n_images, channels * multiplier, out_h, out_w)
 
 
+# Output rows (of the padded width) up to which stacking the taps is faster than
+# shift-and-add; measured on MobileNet's layers (28x28 and smaller stack, 56x56 adds).
+_SMALL_IMAGE = 2048
+
+
 def _depthwise_flat_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np.ndarray:
     """:func:`_depthwise_shifts` for stride 1, about twice as fast.
 
@@ -394,11 +399,19 @@ def _depthwise_flat_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) 
     padded_h, padded_w = padded.shape[2:]
     flat = padded.reshape(n_images, channels, 1, padded_h * padded_w)
     length = out_h * padded_w
-    out = np.zeros((n_images, channels, multiplier, length), dtype=x.dtype)
-    for i in range(kernel_h):
-        for k in range(kernel_w):
-            start = i * dilation_h * padded_w + k * dilation_w
-            out += filters[:, :, i, k, np.newaxis] * flat[..., start : start + length]
+    starts = [i * dilation_h * padded_w + k * dilation_w
+              for i in range(kernel_h) for k in range(kernel_w)]
+    if length <= _SMALL_IMAGE:
+        # Small images: stack the shifted rows, (N, C, kh*kw, length), and let one
+        # batched matrix product per channel do every multiply-add at once.
+        taps = np.stack([flat[:, :, 0, s : s + length] for s in starts], axis=2)
+        out = filters.reshape(1, channels, multiplier, kernel_h * kernel_w) @ taps
+    else:
+        # Large images: the stack would not fit in cache; add one shifted row at a time.
+        out = np.zeros((n_images, channels, multiplier, length), dtype=x.dtype)
+        taps_of = filters.reshape(channels, multiplier, kernel_h * kernel_w)
+        for t, s in enumerate(starts):
+            out += taps_of[:, :, t, np.newaxis] * flat[..., s : s + length]
     out = out.reshape(n_images, channels * multiplier, out_h, padded_w)[..., :out_w]
     return np.ascontiguousarray(out)
 

@@ -382,3 +382,19 @@ def test_validate_helpers():
         check_int(1, "n", minimum=2)
     with pytest.raises(ValueError, match=r"image must be a 2-D array, got a 3-D array"):
         check_array(np.zeros((1, 2, 3)), "image", ndim=2)
+
+
+@pytest.mark.parametrize("size", [12, 64])  # below and above numpy_conv._SMALL_IMAGE rows
+@pytest.mark.parametrize(("multiplier", "dilation"), [(1, 1), (2, 2)])
+def test_depthwise_conv2d_both_stride_one_paths_match_torch(size, multiplier, dilation):
+    from helpers import numpy_conv
+
+    rows = size * (size + 2)  # output length of the flattened rows, padding 1
+    assert (rows <= numpy_conv._SMALL_IMAGE) == (size == 12)
+    rng = np.random.default_rng(size + multiplier)
+    x = rng.standard_normal((2, 3, size, size))
+    weight = rng.standard_normal((3 * multiplier, 1, 3, 3))
+    got = depthwise_conv2d(x, weight, padding=1, dilation=dilation)
+    want = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), padding=1,
+                    dilation=dilation, groups=3).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
