@@ -55,7 +55,7 @@ MAX_DRAWN_CHANNELS = 8
 
 
 def _stack(ax: Axes, x: float, y: float, size: float, colors: Sequence[str], *,
-           step: float, grid: int = 0, alpha: float = 0.9) -> tuple[float, float, float, float]:
+           step: float, grid: int = 0, alpha: float = 1.0) -> tuple[float, float, float, float]:
     """Draw ``len(colors)`` square slabs, the first in front, the rest receding
     up and to the right by ``step``. Returns the bounding box (x0, y0, x1, y1).
 
@@ -124,7 +124,8 @@ def _new_axes(width: float, height: float) -> tuple[Figure, Axes]:
 def normal_conv_diagram(in_channels: int = 3, out_channels: int = 4,
                         kernel_size: int = 3) -> Figure:
     """A normal convolution: an ``H x W x M`` input, ``N`` filters of
-    ``k x k x M`` (each spans every input channel), an ``H' x W' x N`` output."""
+    ``k x k x M`` (each spans every input channel), an ``H' x W' x N`` output
+    with one map per filter."""
     m = _check_channels(in_channels, "in_channels")
     n = _check_channels(out_channels, "out_channels")
     k = _check_kernel(kernel_size)
@@ -135,30 +136,34 @@ def normal_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     _stack(ax, 0.0, 1.2, 3.0, colors, step=0.3)
     _label(ax, 1.6, 0.9, f"input\n$H \\times W \\times {m}$")
 
-    # filters: one column of n small stacks
+    # filters: one column of n small stacks, each giving one output map
     fsize, fstep = 0.75, 0.12
     gap = 0.45
     col_h = n * (fsize + (m - 1) * fstep) + (n - 1) * gap
     top = 2.7 + col_h / 2
-    fx = 6.0
-    ycenters = []
+    fx = 5.3
+    fright = fx + fsize + (m - 1) * fstep
+    msize, mx = 0.6, 7.7
     for j in range(n):
+        grey = OUTPUT_GREYS[j % len(OUTPUT_GREYS)]
         fy = top - (j + 1) * (fsize + (m - 1) * fstep) - j * gap
+        yc = fy + fsize / 2
         _stack(ax, fx, fy, fsize, colors, step=fstep, grid=k)
-        ax.text(fx - 0.2, fy + fsize / 2, f"{j + 1}", ha="right", va="center", fontsize=12,
-                color=OUTPUT_GREYS[j % len(OUTPUT_GREYS)], fontweight="bold")
-        ycenters.append(fy + fsize / 2)
+        ax.text(fx - 0.2, yc, f"{j + 1}", ha="right", va="center", fontsize=12,
+                color=grey, fontweight="bold")
+        _arrow(ax, (fright + 0.1, yc), (mx - 0.1, yc), color=grey)
+        _stack(ax, mx, yc - msize / 2, msize, [grey], step=0.0)  # map j
+        _arrow(ax, (mx + msize + 0.1, yc), (9.5, 2.65), color="#777777")
     bottom = top - col_h
-    _label(ax, fx + 0.55, bottom - 0.3,
+    _label(ax, fx + 0.35, bottom - 0.3,
            f"$N = {n}$ filters\neach ${k} \\times {k} \\times {m}$")
-    ax.text(4.6, 2.7, "$*$", ha="center", va="center", fontsize=26, color=EDGE)
+    _label(ax, mx + msize / 2, bottom - 0.3, "one map\nper filter", size=12)
+    ax.text(4.2, 2.7, "$*$", ha="center", va="center", fontsize=26, color=EDGE)
 
-    # output: n slabs, one per filter
+    # output: the n maps stacked, map 1 in front
     out_colors = [OUTPUT_GREYS[j % len(OUTPUT_GREYS)] for j in range(n)]
     _stack(ax, 9.6, 1.35, 2.6, out_colors, step=0.3)
     _label(ax, 11.0, 0.9, f"output\n$H' \\times W' \\times {n}$")
-    for yc in ycenters:
-        _arrow(ax, (fx + fsize + (m - 1) * fstep + 0.1, yc), (9.5, 2.65), color="#777777")
 
     ymin = min(bottom - 1.5, -0.4)
     ymax = max(top + 0.4, 5.5)
@@ -210,7 +215,7 @@ def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     n = _check_channels(out_channels, "out_channels")
     k = _check_kernel(kernel_size)
     colors = [channel_color(i) for i in range(m)]
-    fig, ax = _new_axes(11, 4.8)
+    fig, ax = _new_axes(11.5, 4.8)
 
     # input
     _stack(ax, 0.0, 1.3, 2.4, colors, step=0.25)
@@ -231,41 +236,44 @@ def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     _stack(ax, 5.45, 1.5, 2.0, colors, step=0.25)
     _label(ax, 6.7, 1.0, f"$H' \\times W' \\times {m}$", size=12)
 
-    # pointwise filters: n tiny stacks of m 1x1 cells
+    # pointwise filters: n tiny stacks of m 1x1 cells, each giving one map
     psize, pstep, pgap = 0.32, 0.09, 0.28
     pcol_h = n * (psize + (m - 1) * pstep) + (n - 1) * pgap
     ptop = 2.75 + pcol_h / 2
-    ax.text(8.5, 2.75, "$*$", ha="center", va="center", fontsize=22, color=EDGE)
-    pcenters = []
+    ax.text(8.75, 2.75, "$*$", ha="center", va="center", fontsize=22, color=EDGE)
+    px, mx, msize = 9.35, 10.25, 0.4
+    pright = px + psize + (m - 1) * pstep
     for j in range(n):
+        grey = OUTPUT_GREYS[j % len(OUTPUT_GREYS)]
         py = ptop - (j + 1) * (psize + (m - 1) * pstep) - j * pgap
-        _stack(ax, 9.0, py, psize, colors, step=pstep)
-        ax.text(8.85, py + psize / 2, f"{j + 1}", ha="right", va="center", fontsize=11,
-                color=OUTPUT_GREYS[j % len(OUTPUT_GREYS)], fontweight="bold")
-        pcenters.append(py + psize / 2)
+        yc = py + psize / 2
+        _stack(ax, px, py, psize, colors, step=pstep)
+        ax.text(px - 0.15, yc, f"{j + 1}", ha="right", va="center", fontsize=11,
+                color=grey, fontweight="bold")
+        _arrow(ax, (pright + 0.05, yc), (mx - 0.05, yc), color=grey)
+        _stack(ax, mx, yc - msize / 2, msize, [grey], step=0.0)  # map j
+        _arrow(ax, (mx + msize + 0.08, yc), (11.45, 2.75), color="#777777")
     pbottom = ptop - pcol_h
-    _label(ax, 9.3, min(pbottom, 1.0) - 0.25, f"${n}$ filters\n$1 \\times 1 \\times {m}$",
-           size=12)
+    _label(ax, 9.85, min(pbottom, 1.0) - 0.25,
+           f"${n}$ filters\n$1 \\times 1 \\times {m}$", size=12)
 
-    # output
+    # output: the n maps stacked, map 1 in front
     out_colors = [OUTPUT_GREYS[j % len(OUTPUT_GREYS)] for j in range(n)]
-    for yc in pcenters:
-        _arrow(ax, (9.0 + psize + (m - 1) * pstep + 0.08, yc), (10.55, 2.75), color="#777777")
-    _stack(ax, 10.65, 1.5, 2.0, out_colors, step=0.25)
-    _label(ax, 11.9, 1.0, f"output\n$H' \\times W' \\times {n}$")
+    _stack(ax, 11.55, 1.5, 2.0, out_colors, step=0.25)
+    _label(ax, 12.8, 1.0, f"output\n$H' \\times W' \\times {n}$")
 
     # boxes around the two steps
     ymin = min(top - col_h, pbottom, 1.0) - 1.25
     ymax = max(top, ptop, 4.6) + 1.05
-    for x0, x1, kind, name in ((3.15, 8.2, "depthwise", "depthwise step"),
-                               (8.3, 10.35, "pointwise", "pointwise step")):
+    for x0, x1, kind, name in ((3.15, 8.3, "depthwise", "depthwise step"),
+                               (8.45, 11.0, "pointwise", "pointwise step")):
         ax.add_patch(FancyBboxPatch((x0, ymin + 0.15), x1 - x0, ymax - ymin - 0.55,
                                     boxstyle="round,pad=0.02,rounding_size=0.15",
                                     facecolor="none", edgecolor=KIND_COLORS[kind],
                                     linewidth=1.8, linestyle="--", zorder=1))
         ax.text((x0 + x1) / 2, ymax - 0.55, name, ha="center", va="top", fontsize=13,
                 color=KIND_COLORS[kind], fontweight="bold")
-    fig = _finish(fig, ax, (-0.3, ymin, 13.7, ymax),
+    fig = _finish(fig, ax, (-0.3, ymin, 14.6, ymax),
                   "Depthwise separable convolution: filter each channel, then mix channels")
     return fig
 

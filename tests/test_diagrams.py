@@ -177,3 +177,16 @@ def test_block_diagonal_weight_figure_counts_zeros():
     assert not np.allclose(image[0:3, 0:3], 1.0)
     with pytest.raises(ValueError, match="weight"):
         diagrams.block_diagonal_weight_figure(np.zeros((3, 3, 3)))
+
+
+@pytest.mark.parametrize("make", [diagrams.normal_conv_diagram, diagrams.separable_conv_diagram])
+def test_each_filter_has_its_own_output_map(make):
+    """Every filter j draws one map in grey j, and the output stack repeats it."""
+    fig = make(in_channels=3, out_channels=5, kernel_size=3)
+    counts: dict[str, int] = {}
+    for p in fig.findobj(Rectangle):
+        key = matplotlib.colors.to_hex(p.get_facecolor(), keep_alpha=False).upper()
+        counts[key] = counts.get(key, 0) + 1
+    for j in range(5):
+        assert counts.get(diagrams.OUTPUT_GREYS[j].upper(), 0) == 2, j
+    assert counts.get(diagrams.OUTPUT_GREYS[5].upper(), 0) == 0
