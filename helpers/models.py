@@ -88,9 +88,10 @@ def scaled_channels(channels: int, width_multiplier: float, divisor: int = 1) ->
 
     With ``divisor=1`` this is the paper's ``alpha * M`` rounded to a whole
     number; for the paper's widths 1, 0.75, 0.5 and 0.25 every MobileNet layer
-    is already whole. TF-Slim rounds to multiples of 8 (``divisor=8``) and
-    then also refuses to go more than 10 % below ``channels * width_multiplier``;
-    so does this function when ``divisor > 1``.
+    is already whole. The MobileNetV2/V3 code of TF-Slim (``_make_divisible``)
+    rounds to multiples of 8 (``divisor=8``) and then also refuses to go more
+    than 10 % below ``channels * width_multiplier``; so does this function when
+    ``divisor > 1``. (TF-Slim's ``mobilenet_v1`` itself truncates instead.)
     """
     channels = check_positive_int(channels, "channels")
     width_multiplier = _check_width_multiplier(width_multiplier)
@@ -182,7 +183,7 @@ def mobilenet_v1(width_multiplier: float = 1.0, num_classes: int = 1000,
 
     ``separable=False`` gives the all-normal-convolution twin of Table 4.
     ``channel_divisor`` rounds each layer's channels to a multiple of it
-    (1: plain rounding, as in the paper; 8: TF-Slim's rule).
+    (1: plain rounding, as in the paper; 8: the rule of later MobileNets).
     """
     return MobileNetV1(width_multiplier, num_classes, separable, channel_divisor)
 

@@ -179,16 +179,21 @@ def plot_accuracy_vs_rank(ranks: Sequence[int], accuracies: Mapping[str, Sequenc
 
 
 def plot_singular_values(spectra: Mapping[str, np.ndarray], *,
-                         title: str | None = None) -> Figure:
+                         title: str | None = None, first_color: int = 0) -> Figure:
     """Singular values of every input channel's ``N x k^2`` slice, one panel per kernel.
 
     ``spectra`` maps a label to an array of shape ``(M, q)`` (as returned by
     :func:`helpers.lowrank.channel_singular_values`). Each channel is a thin
     line, scaled so its largest singular value is 1; the thick line is the
-    median over channels.
+    median over channels. ``first_color`` is the position of the first kernel in
+    the series colours, so that a layer keeps its colour from another figure
+    (labels naming an untrained or random kernel are grey).
     """
     if not spectra:
         raise ValueError("spectra must map at least one label to an (M, q) array")
+    if isinstance(first_color, bool) or not isinstance(first_color, int) \
+            or first_color < 0:
+        raise ValueError(f"first_color must be a non-negative int, got {first_color!r}")
     with _style():
         fig, axes = plt.subplots(1, len(spectra), sharey=True, squeeze=False,
                                  figsize=(3.6 * len(spectra) + 0.6, 3.6))
@@ -201,7 +206,7 @@ def plot_singular_values(spectra: Mapping[str, np.ndarray], *,
             top = np.where(s[:, :1] > 0, s[:, :1], 1.0)
             scaled = s / top
             position = np.arange(1, s.shape[1] + 1)
-            color = _series_color(index, label)
+            color = _series_color(first_color + index, label)
             for row in scaled:
                 ax.plot(position, row, color=color, alpha=0.25, linewidth=0.9)
             ax.plot(position, np.median(scaled, axis=0), color=color, linewidth=2.5,

@@ -100,6 +100,19 @@ def test_singular_values():
         plot_singular_values({"x": np.ones(3)})
 
 
+def test_singular_values_first_color_matches_other_figures():
+    spectra = {"a": channel_singular_values(W)}
+    first = plot_singular_values(spectra).axes[0].lines[-1].get_color()
+    second = plot_singular_values(spectra, first_color=1).axes[0].lines[-1].get_color()
+    errors = plot_error_vs_rank(RANKS, {"x": np.linspace(0.9, 0, len(RANKS)),
+                                        "y": np.linspace(0.5, 0, len(RANKS))})
+    assert first != second
+    assert second == errors.axes[0].lines[1].get_color()
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="first_color"):
+            plot_singular_values(spectra, first_color=bad)
+
+
 def test_outer_product_shows_the_product():
     fig = plot_outer_product([1, 2, 1], [-1, 0, 1], title="Sobel", fmt="{:.0f}")
     assert isinstance(fig, Figure)
