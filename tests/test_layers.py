@@ -15,14 +15,7 @@ from torch import nn
 from helpers.layers import DepthwiseConv2d, DepthwiseSeparableConv2d, PointwiseConv2d
 from helpers.numpy_conv import depthwise_conv2d, pointwise_conv2d, separable_conv2d
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny convolutions: threads only add synchronisation (40x slower on a busy 2-core box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def examples(n: int) -> settings:

@@ -22,14 +22,7 @@ from helpers.numpy_conv import (
     separable_conv2d,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny convolutions: threads only add synchronisation (40x slower on a busy 2-core box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def examples(n: int) -> settings:
