@@ -73,7 +73,29 @@ def _make_module(
     return module
 
 
-class DepthwiseConv2d(nn.Module):
+class _WrappedConv(nn.Module):
+    """A named ``nn.Conv2d`` (``.conv``) that checks its input's channels.
+
+    ``.weight`` and ``.bias`` are the inner convolution's parameters.
+    """
+
+    conv: nn.Conv2d
+    in_channels: int
+
+    @property
+    def weight(self) -> nn.Parameter:
+        return self.conv.weight
+
+    @property
+    def bias(self) -> nn.Parameter | None:
+        return self.conv.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input_channels(x, self.in_channels, type(self).__name__)
+        return self.conv(x)
+
+
+class DepthwiseConv2d(_WrappedConv):
     """Depthwise convolution: ``depth_multiplier`` filters per input channel, no channel mixing.
 
     ``nn.Conv2d(in_channels, in_channels * depth_multiplier, groups=in_channels)``;
@@ -109,25 +131,11 @@ class DepthwiseConv2d(nn.Module):
             bias=_check_bool(bias, "bias"),
         )
 
-    @property
-    def weight(self) -> nn.Parameter:
-        """The filters, shape ``(in_channels * depth_multiplier, 1, kh, kw)``."""
-        return self.conv.weight
-
-    @property
-    def bias(self) -> nn.Parameter | None:
-        """The bias, shape ``(in_channels * depth_multiplier,)``, or None."""
-        return self.conv.bias
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_channels(x, self.in_channels, type(self).__name__)
-        return self.conv(x)
-
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, depth_multiplier={self.depth_multiplier}"
 
 
-class PointwiseConv2d(nn.Module):
+class PointwiseConv2d(_WrappedConv):
     """Pointwise (1x1) convolution: mixes the channels at each pixel, no spatial extent.
 
     The inner convolution is ``.conv``; ``.weight`` (shape ``(out, in, 1, 1)``) and
@@ -141,20 +149,6 @@ class PointwiseConv2d(nn.Module):
         self.conv = nn.Conv2d(
             self.in_channels, self.out_channels, kernel_size=1, bias=_check_bool(bias, "bias")
         )
-
-    @property
-    def weight(self) -> nn.Parameter:
-        """The weights, shape ``(out_channels, in_channels, 1, 1)``."""
-        return self.conv.weight
-
-    @property
-    def bias(self) -> nn.Parameter | None:
-        """The bias, shape ``(out_channels,)``, or None."""
-        return self.conv.bias
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_channels(x, self.in_channels, type(self).__name__)
-        return self.conv(x)
 
 
 class DepthwiseSeparableConv2d(nn.Module):
