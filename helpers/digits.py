@@ -185,7 +185,9 @@ def make_cnn(kind: str = "normal", width: int = 8, *, batch_norm: bool = True,
     normal convolution in both, as in MobileNet: with one input channel a
     separable stem could only scale a single filter. Convolutions followed by a
     batch norm have no bias (the norm's shift replaces it). ``seed`` makes the
-    initial weights reproducible without touching PyTorch's global random state.
+    initial weights reproducible on any machine without touching PyTorch's
+    global random state. The model is float32; :func:`helpers.train.train`
+    trains it in float64.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -193,10 +195,21 @@ def make_cnn(kind: str = "normal", width: int = 8, *, batch_norm: bool = True,
     if not isinstance(batch_norm, bool):
         raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
     if seed is not None:
+        # Draw the initial weights in float64, then round them to float32. PyTorch's
+        # float32 initialisers round differently on different CPUs (with or without
+        # fused multiply-add), and training magnifies a last-bit difference into
+        # another network; float64 draws differ by ~1e-16 at most and round to the
+        # same float32 weights on every machine.
         seed = check_int(seed, "seed", minimum=0)
+        default_dtype = torch.get_default_dtype()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return make_cnn(kind, width, batch_norm=batch_norm)
+            torch.set_default_dtype(torch.float64)
+            try:
+                model = make_cnn(kind, width, batch_norm=batch_norm)
+            finally:
+                torch.set_default_dtype(default_dtype)
+        return model.float()
     return nn.Sequential(
         *_conv_block("normal", 1, width, batch_norm), nn.MaxPool2d(2),
         *_conv_block(kind, width, 2 * width, batch_norm),
