@@ -18,10 +18,12 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from helpers._validate import as_pair, check_positive_int
+from helpers._validate import as_pair, check_bool, check_positive_int
 
 __all__ = [
+    "KINDS",
     "Cost",
+    "conv_cost",
     "conv2d_macs",
     "conv2d_params",
     "count_macs",
@@ -31,8 +33,12 @@ __all__ = [
     "normal_conv_cost",
     "pointwise_conv_cost",
     "separable_conv_cost",
+    "separable_conv_params",
     "separable_cost_ratio",
 ]
+
+#: The convolution kinds of the book, in its order.
+KINDS: tuple[str, ...] = ("normal", "depthwise", "pointwise", "separable")
 
 IntOrPair = int | tuple[int, int]
 
@@ -73,7 +79,7 @@ def conv2d_params(
     kernel_h, kernel_w = as_pair(kernel_size, "kernel_size")
     groups = _check_groups(in_channels, out_channels, groups)
     weights = out_channels * (in_channels // groups) * kernel_h * kernel_w
-    return weights + (out_channels if bias else 0)
+    return weights + (out_channels if check_bool(bias, "bias") else 0)
 
 
 def conv2d_macs(
@@ -155,6 +161,28 @@ def separable_conv_cost(
     return depthwise + pointwise_conv_cost(hidden_channels, out_channels, output_size, bias)
 
 
+def separable_conv_params(in_channels: int, out_channels: int, kernel_size: IntOrPair,
+                          depth_multiplier: int = 1, bias: bool = False) -> int:
+    """Parameters of a depthwise separable convolution (they do not depend on the image):
+    ``kh*kw*M*m + M*m*N`` without bias."""
+    return separable_conv_cost(in_channels, out_channels, kernel_size, 1, depth_multiplier,
+                               bias).params
+
+
+def conv_cost(kind: str, channels: int, size: int, kernel_size: IntOrPair = 3) -> Cost:
+    """Cost of a ``channels -> channels`` convolution of ``kind`` (one of :data:`KINDS`),
+    stride 1, "same" padding, no bias, on a ``size x size`` image."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if kind == "normal":
+        return normal_conv_cost(channels, channels, kernel_size, size)
+    if kind == "depthwise":
+        return depthwise_conv_cost(channels, kernel_size, size)
+    if kind == "pointwise":
+        return pointwise_conv_cost(channels, channels, size)
+    return separable_conv_cost(channels, channels, kernel_size, size)
+
+
 def separable_cost_ratio(out_channels: int, kernel_size: IntOrPair) -> Fraction:
     """Separable over normal cost, ``1/N + 1/(kh*kw)``, exactly (as a Fraction).
 
@@ -174,6 +202,7 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``module`` (shared parameters counted once)."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    trainable_only = check_bool(trainable_only, "trainable_only")
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -196,6 +225,9 @@ def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> FlopCounterMo
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             module(torch.zeros(shape, dtype=dtype, device=device))
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"module cannot run on an input of input_shape={shape}: "
+                         f"{str(error).splitlines()[0]}") from error
     finally:
         for m, training in modes:
             m.training = training

@@ -314,7 +314,7 @@ def test_conv2d_rejects_bad_input(function, changes, error, pattern):
     ("call", "error", "pattern"),
     [
         (lambda: depthwise_conv2d(X, np.zeros((4, 1, 3, 3))), ValueError,
-         r"weight must have shape \(C \* depth_multiplier, 1, kh, kw\) with C=3"),
+         r"weight must have shape \(M \* depth_multiplier, 1, kh, kw\) with M=3"),
         (lambda: depthwise_conv2d(X, W), ValueError, r"weight must have shape \(C \*"),
         (lambda: depthwise_conv2d(X, DW, np.zeros(4)), ValueError, r"bias must have shape \(3,\)"),
         (lambda: depthwise_conv2d(X, DW, padding="same", stride=2), ValueError, "stride 1"),
