@@ -3,17 +3,12 @@ bad input with a clear message."""
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from helpers.lowrank import approximation_errors, channel_singular_values  # noqa: E402
-from helpers.viz_lowrank import (  # noqa: E402
+from helpers.lowrank import approximation_errors, channel_singular_values
+from helpers.figures.lowrank import (
     plot_accuracy_vs_rank,
     plot_error_vs_rank,
     plot_kernel_spectra,
@@ -25,10 +20,7 @@ RANKS = list(range(1, 10))
 W = np.random.default_rng(0).standard_normal((16, 4, 3, 3))
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_error_vs_rank():
