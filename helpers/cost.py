@@ -58,57 +58,43 @@ class Cost:
 # Formulas
 
 
-def _check_groups(in_channels: int, out_channels: int, groups: int) -> int:
+def _check_conv(in_channels: int, out_channels: int, kernel_size: IntOrPair,
+                groups: int) -> tuple[int, int, tuple[int, int], int]:
+    """The checked ``(in_channels, out_channels, (kh, kw), groups)`` of a convolution."""
+    in_channels = check_positive_int(in_channels, "in_channels")
+    out_channels = check_positive_int(out_channels, "out_channels")
+    kernel = as_pair(kernel_size, "kernel_size")
     groups = check_positive_int(groups, "groups")
     for count, name in ((in_channels, "in_channels"), (out_channels, "out_channels")):
         if count % groups:
             raise ValueError(f"groups={groups} must divide {name}={count}")
-    return groups
+    return in_channels, out_channels, kernel, groups
 
 
-def conv2d_params(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: IntOrPair,
-    groups: int = 1,
-    bias: bool = False,
-) -> int:
+def conv2d_params(in_channels: int, out_channels: int, kernel_size: IntOrPair, groups: int = 1,
+                  bias: bool = False) -> int:
     """Parameters of a 2-D convolution: ``out * (in / groups) * kh * kw`` (+ ``out`` for a bias)."""
-    in_channels = check_positive_int(in_channels, "in_channels")
-    out_channels = check_positive_int(out_channels, "out_channels")
-    kernel_h, kernel_w = as_pair(kernel_size, "kernel_size")
-    groups = _check_groups(in_channels, out_channels, groups)
+    in_channels, out_channels, (kernel_h, kernel_w), groups = _check_conv(
+        in_channels, out_channels, kernel_size, groups)
     weights = out_channels * (in_channels // groups) * kernel_h * kernel_w
     return weights + (out_channels if check_bool(bias, "bias") else 0)
 
 
-def conv2d_macs(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: IntOrPair,
-    output_size: IntOrPair,
-    groups: int = 1,
-) -> int:
+def conv2d_macs(in_channels: int, out_channels: int, kernel_size: IntOrPair,
+                output_size: IntOrPair, groups: int = 1) -> int:
     """MACs of a 2-D convolution on one image: ``out * (in / groups) * kh * kw * out_h * out_w``.
 
     Each output value takes ``(in / groups) * kh * kw`` multiply-accumulates.
     ``output_size`` is the output's ``(height, width)`` (an int for a square).
     """
-    in_channels = check_positive_int(in_channels, "in_channels")
-    out_channels = check_positive_int(out_channels, "out_channels")
-    kernel_h, kernel_w = as_pair(kernel_size, "kernel_size")
+    in_channels, out_channels, (kernel_h, kernel_w), groups = _check_conv(
+        in_channels, out_channels, kernel_size, groups)
     out_h, out_w = as_pair(output_size, "output_size")
-    groups = _check_groups(in_channels, out_channels, groups)
     return out_channels * (in_channels // groups) * kernel_h * kernel_w * out_h * out_w
 
 
-def normal_conv_cost(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: IntOrPair,
-    output_size: IntOrPair,
-    bias: bool = False,
-) -> Cost:
+def normal_conv_cost(in_channels: int, out_channels: int, kernel_size: IntOrPair,
+                     output_size: IntOrPair, bias: bool = False) -> Cost:
     """Cost of a normal convolution (every filter sees every input channel)."""
     return Cost(
         conv2d_params(in_channels, out_channels, kernel_size, bias=bias),
@@ -116,13 +102,8 @@ def normal_conv_cost(
     )
 
 
-def depthwise_conv_cost(
-    in_channels: int,
-    kernel_size: IntOrPair,
-    output_size: IntOrPair,
-    depth_multiplier: int = 1,
-    bias: bool = False,
-) -> Cost:
+def depthwise_conv_cost(in_channels: int, kernel_size: IntOrPair, output_size: IntOrPair,
+                        depth_multiplier: int = 1, bias: bool = False) -> Cost:
     """Cost of a depthwise convolution: ``depth_multiplier`` filters per input channel."""
     out_channels = check_positive_int(in_channels, "in_channels") * check_positive_int(
         depth_multiplier, "depth_multiplier"
@@ -133,24 +114,15 @@ def depthwise_conv_cost(
     )
 
 
-def pointwise_conv_cost(
-    in_channels: int,
-    out_channels: int,
-    output_size: IntOrPair,
-    bias: bool = False,
-) -> Cost:
+def pointwise_conv_cost(in_channels: int, out_channels: int, output_size: IntOrPair,
+                        bias: bool = False) -> Cost:
     """Cost of a pointwise (1x1) convolution."""
     return normal_conv_cost(in_channels, out_channels, 1, output_size, bias=bias)
 
 
-def separable_conv_cost(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: IntOrPair,
-    output_size: IntOrPair,
-    depth_multiplier: int = 1,
-    bias: bool = False,
-) -> Cost:
+def separable_conv_cost(in_channels: int, out_channels: int, kernel_size: IntOrPair,
+                        output_size: IntOrPair, depth_multiplier: int = 1,
+                        bias: bool = False) -> Cost:
     """Cost of a depthwise separable convolution: depthwise plus pointwise.
 
     ``output_size`` is the size of the output (the depthwise step sets it; the

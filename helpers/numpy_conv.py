@@ -155,16 +155,23 @@ def _bias_and_shape(out: np.ndarray, args: _ConvArgs) -> np.ndarray:
 # Normal convolution
 
 
-def conv2d_naive(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
-                 stride: IntOrPair = 1, padding: Padding = 0, dilation: IntOrPair = 1,
-                 groups: int = 1) -> np.ndarray:
+def conv2d_naive(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntOrPair = 1,
+    padding: Padding = 0,
+    dilation: IntOrPair = 1,
+    groups: int = 1,
+) -> np.ndarray:
     """2-D convolution written as plain loops: the definition, one multiply-add at a time.
 
     Same arguments and result as :func:`conv2d` (and ``torch.nn.functional.conv2d``),
     but slow: use it on tiny inputs.
     """
     args = _parse_conv_args(x, weight, bias, stride, padding, dilation, groups)
-    x, weight = _zero_pad(args.x, args.padding), args.weight
+    x = _zero_pad(args.x, args.padding)
+    weight, bias = args.weight, args.bias
     n_images = x.shape[0]
     out_channels, channels_per_group, kernel_h, kernel_w = weight.shape
     filters_per_group = out_channels // args.groups
@@ -178,16 +185,20 @@ def conv2d_naive(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = No
             first_channel = (o // filters_per_group) * channels_per_group
             for row in range(out_h):  # every output pixel
                 for col in range(out_w):
-                    total = 0.0
+                    total = 0.0 if bias is None else bias[o]
                     for c in range(channels_per_group):  # every weight of the filter
                         for i in range(kernel_h):
                             for j in range(kernel_w):
-                                pixel = x[b, first_channel + c,
-                                          row * stride_h + i * dilation_h,
-                                          col * stride_w + j * dilation_w]
+                                pixel = x[
+                                    b,
+                                    first_channel + c,
+                                    row * stride_h + i * dilation_h,
+                                    col * stride_w + j * dilation_w,
+                                ]
                                 total += weight[o, c, i, j] * pixel
                     out[b, o, row, col] = total
-    return _bias_and_shape(out, args)
+    out = out.astype(args.dtype, copy=False)  # float16 was summed in float32
+    return out if args.batched else out[0]
 
 
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,

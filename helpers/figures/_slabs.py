@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from helpers._validate import check_positive_int
+from helpers.figures.style import channel_color
 
 EDGE = "#222222"
 OUTPUT_GREYS = ("#4D4D4D", "#6E6E6E", "#8F8F8F", "#AFAFAF", "#5E5E5E", "#7F7F7F",
@@ -82,6 +83,15 @@ def check_kernel(kernel_size: int) -> int:
     if kernel_size > 7:
         raise ValueError(f"kernel_size must be at most 7 to be drawn, got {kernel_size}")
     return kernel_size
+
+
+def begin(in_channels: int, out_channels: int, kernel_size: int,
+          figsize: tuple[float, float]) -> tuple[int, int, int, list[str], Figure, Axes]:
+    """Check a diagram's arguments and open its axes: ``(M, N, k, channel colours, fig, ax)``."""
+    m = check_channels(in_channels, "in_channels")
+    n = check_channels(out_channels, "out_channels")
+    k = check_kernel(kernel_size)
+    return (m, n, k, [channel_color(i) for i in range(m)], *new_axes(*figsize))
 
 
 def new_axes(width: float, height: float) -> tuple[Figure, Axes]:

@@ -18,7 +18,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from helpers._validate import check_int, check_positive_int
-from helpers.figures.style import channel_color
+from helpers.figures.style import bare_axes, channel_color
 
 __all__ = ["sliding_window_animation"]
 
@@ -88,14 +88,7 @@ def sliding_window_animation(input_size: int = 6, kernel_size: int = 3, *, seed:
 
     def grid(ax: Axes, values: np.ndarray, title: str, shown: np.ndarray | None = None):
         rows, cols = values.shape
-        ax.set_xlim(-0.5, cols - 0.5)
-        ax.set_ylim(rows - 0.5, -0.5)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-        for s in ax.spines.values():
-            s.set_visible(False)
+        bare_axes(ax, (-0.5, cols - 0.5), (rows - 0.5, -0.5))
         ax.set_title(title, fontsize=11)
         ax.hlines(np.arange(rows + 1) - 0.5, -0.5, cols - 0.5, color="#BBBBBB", lw=1)
         ax.vlines(np.arange(cols + 1) - 0.5, -0.5, rows - 0.5, color="#BBBBBB", lw=1)

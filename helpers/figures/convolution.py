@@ -18,20 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from helpers._validate import check_array, check_int, check_positive_int
-from helpers.figures._slabs import (
-    EDGE,
-    MAX_DRAWN_CHANNELS,
-    OUTPUT_GREYS,
-    arrow,
-    caption,
-    check_channels,
-    check_kernel,
-    filters_to_maps,
-    frame,
-    new_axes,
-    stack,
-)
-from helpers.figures.style import channel_cmap, channel_color
+from helpers.figures import _slabs as slab
+from helpers.figures.style import bare_axes, channel_cmap, channel_color
 from helpers.geometry import conv_output_size
 
 __all__ = [
@@ -49,72 +37,68 @@ def normal_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     """A normal convolution: an ``H x W x M`` input, ``N`` filters of
     ``k x k x M`` (each spans every input channel), an ``H' x W' x N`` output
     with one map per filter."""
-    m = check_channels(in_channels, "in_channels")
-    n = check_channels(out_channels, "out_channels")
-    k = check_kernel(kernel_size)
-    colors = [channel_color(i) for i in range(m)]
-    fig, ax = new_axes(10, 4.6)
+    m, n, k, colors, fig, ax = slab.begin(in_channels, out_channels, kernel_size, (10, 4.6))
 
     # input
-    stack(ax, 0.0, 1.2, 3.0, colors, step=0.3)
-    caption(ax, 1.6, 0.9, f"input\n$H \\times W \\times {m}$")
+    slab.stack(ax, 0.0, 1.2, 3.0, colors, step=0.3)
+    slab.caption(ax, 1.6, 0.9, f"input\n$H \\times W \\times {m}$")
 
     # filters: one column of n small stacks, each giving one output map
     fsize, fstep, gap = 0.75, 0.12, 0.45
     top = 2.7 + (n * (fsize + (m - 1) * fstep) + (n - 1) * gap) / 2
     fx, msize, mx = 5.3, 0.6, 7.7
-    bottom = filters_to_maps(ax, colors, n, x=fx, top=top, size=fsize, step=fstep, gap=gap,
-                             grid=k, map_x=mx, map_size=msize, merge_at=(9.5, 2.65),
-                             font=12, pad=0.2)
-    caption(ax, fx + 0.35, bottom - 0.3,
-          f"$N = {n}$ filters\neach ${k} \\times {k} \\times {m}$")
-    caption(ax, mx + msize / 2, bottom - 0.3, "one map\nper filter", size=12)
-    ax.text(4.2, 2.7, "$*$", ha="center", va="center", fontsize=26, color=EDGE)
+    bottom = slab.filters_to_maps(ax, colors, n, x=fx, top=top, size=fsize, step=fstep,
+                                  gap=gap, grid=k, map_x=mx, map_size=msize,
+                                  merge_at=(9.5, 2.65), font=12, pad=0.2)
+    slab.caption(ax, fx + 0.35, bottom - 0.3,
+                 f"$N = {n}$ filters\neach ${k} \\times {k} \\times {m}$")
+    slab.caption(ax, mx + msize / 2, bottom - 0.3, "one map\nper filter", size=12)
+    ax.text(4.2, 2.7, "$*$", ha="center", va="center", fontsize=26, color=slab.EDGE)
 
     # output: the n maps stacked, map 1 in front
-    out_colors = [OUTPUT_GREYS[j % len(OUTPUT_GREYS)] for j in range(n)]
-    stack(ax, 9.6, 1.35, 2.6, out_colors, step=0.3)
-    caption(ax, 11.0, 0.9, f"output\n$H' \\times W' \\times {n}$")
+    out_colors = [slab.OUTPUT_GREYS[j % len(slab.OUTPUT_GREYS)] for j in range(n)]
+    slab.stack(ax, 9.6, 1.35, 2.6, out_colors, step=0.3)
+    slab.caption(ax, 11.0, 0.9, f"output\n$H' \\times W' \\times {n}$")
 
     ymin = min(bottom - 1.5, -0.4)
     ymax = max(top + 0.4, 5.5)
-    fig = frame(fig, ax, (-0.4, ymin, 13.6, ymax),
-                "Normal convolution: every filter reads every input channel")
+    fig = slab.frame(fig, ax, (-0.4, ymin, 13.6, ymax),
+                     "Normal convolution: every filter reads every input channel")
     return fig
 
 
 def depthwise_conv_diagram(in_channels: int = 3, kernel_size: int = 3) -> Figure:
     """A depthwise convolution: each of the ``M`` input channels gets its own
     ``k x k`` filter and gives one output map of the same colour."""
-    m = check_channels(in_channels, "in_channels")
-    k = check_kernel(kernel_size)
+    m = slab.check_channels(in_channels, "in_channels")
+    k = slab.check_kernel(kernel_size)
     colors = [channel_color(i) for i in range(m)]
-    fig, ax = new_axes(10, max(4.2, 1.15 * m + 1.2))
+    fig, ax = slab.new_axes(10, max(4.2, 1.15 * m + 1.2))
 
     row_h = 1.3
     height = m * row_h
     mid = height / 2
 
-    stack(ax, 0.0, mid - 1.5, 2.6, colors, step=0.3)
-    caption(ax, 1.6, mid - 1.8, f"input\n$H \\times W \\times {m}$")
+    slab.stack(ax, 0.0, mid - 1.5, 2.6, colors, step=0.3)
+    slab.caption(ax, 1.6, mid - 1.8, f"input\n$H \\times W \\times {m}$")
 
     for i in range(m):
         yc = height - (i + 0.5) * row_h
-        arrow(ax, (3.3, mid), (4.0, yc), color=colors[i])
-        stack(ax, 4.1, yc - 0.45, 0.9, [colors[i]], step=0.0)  # channel i
-        ax.text(5.35, yc, "$*$", ha="center", va="center", fontsize=20, color=EDGE)
-        stack(ax, 5.75, yc - 0.3, 0.6, [colors[i]], step=0.0, grid=k)  # its filter
-        arrow(ax, (6.45, yc), (7.15, yc), color=colors[i])
-        stack(ax, 7.25, yc - 0.4, 0.8, [colors[i]], step=0.0)  # its output map
-        arrow(ax, (8.15, yc), (9.1, mid), color=colors[i])
-    caption(ax, 4.55, -0.1, "channel $c$", size=12)
-    caption(ax, 6.05, -0.1, f"filter $c$\n${k} \\times {k}$", size=12)
-    caption(ax, 7.65, -0.1, "map $c$", size=12)
+        slab.arrow(ax, (3.3, mid), (4.0, yc), color=colors[i])
+        slab.stack(ax, 4.1, yc - 0.45, 0.9, [colors[i]], step=0.0)  # channel i
+        ax.text(5.35, yc, "$*$", ha="center", va="center", fontsize=20, color=slab.EDGE)
+        slab.stack(ax, 5.75, yc - 0.3, 0.6, [colors[i]], step=0.0, grid=k)  # its filter
+        slab.arrow(ax, (6.45, yc), (7.15, yc), color=colors[i])
+        slab.stack(ax, 7.25, yc - 0.4, 0.8, [colors[i]], step=0.0)  # its output map
+        slab.arrow(ax, (8.15, yc), (9.1, mid), color=colors[i])
+    slab.caption(ax, 4.55, -0.1, "channel $c$", size=12)
+    slab.caption(ax, 6.05, -0.1, f"filter $c$\n${k} \\times {k}$", size=12)
+    slab.caption(ax, 7.65, -0.1, "map $c$", size=12)
 
-    stack(ax, 9.2, mid - 1.4, 2.4, colors, step=0.3)
-    caption(ax, 10.7, mid - 1.7, f"output\n$H' \\times W' \\times {m}$")
-    fig = frame(fig, ax, (-0.4, min(-0.9, mid - 2.5), 12.8, height + 0.3),
-                "Depthwise convolution: one filter per channel, channels never mix")
+    slab.stack(ax, 9.2, mid - 1.4, 2.4, colors, step=0.3)
+    slab.caption(ax, 10.7, mid - 1.7, f"output\n$H' \\times W' \\times {m}$")
+    fig = slab.frame(fig, ax, (-0.4, min(-0.9, mid - 2.5), 12.8, height + 0.3),
+                     "Depthwise convolution: one filter per channel, channels never mix")
     return fig
 
 
@@ -170,14 +154,7 @@ def conv_settings_figure(input_size: int = 7, kernel_size: int = 3,
         ax.set_visible(False)
     for ax, (p, st, d, out) in zip(axes.flat, parsed, strict=False):
         total = size + 2 * p
-        ax.set_xlim(-0.6, total - 0.4)
-        ax.set_ylim(total - 0.4, -0.6)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-        for sp in ax.spines.values():
-            sp.set_visible(False)
+        bare_axes(ax, (-0.6, total - 0.4), (total - 0.4, -0.6))
         for i in range(total):
             for j in range(total):
                 pad = not (p <= i < p + size and p <= j < p + size)
@@ -261,8 +238,8 @@ def channels_filtered_figure(image: np.ndarray, filtered: np.ndarray, *,
     if filtered.shape[0] != c:
         raise ValueError(f"filtered must have one map per channel of image ({c}), "
                          f"got shape {filtered.shape}")
-    if c > MAX_DRAWN_CHANNELS:
-        raise ValueError(f"image must have at most {MAX_DRAWN_CHANNELS} channels, got {c}")
+    if c > slab.MAX_DRAWN_CHANNELS:
+        raise ValueError(f"image must have at most {slab.MAX_DRAWN_CHANNELS} channels, got {c}")
     if filter_names is None:
         filter_names = [f"filter {i}" for i in range(c)]
     if len(filter_names) != c:
@@ -294,9 +271,10 @@ def block_diagonal_weight_figure(weight: np.ndarray, *, title: str | None = None
     convolution written as a normal one shows as tiles on the diagonal only."""
     weight = check_array(weight, "weight", ndim=4)
     n, c, kh, kw = weight.shape
-    if c > MAX_DRAWN_CHANNELS or n > 2 * MAX_DRAWN_CHANNELS:
-        raise ValueError(f"weight must have at most {MAX_DRAWN_CHANNELS} input channels and "
-                         f"{2 * MAX_DRAWN_CHANNELS} filters to be drawn, got shape {weight.shape}")
+    if c > slab.MAX_DRAWN_CHANNELS or n > 2 * slab.MAX_DRAWN_CHANNELS:
+        raise ValueError(f"weight must have at most {slab.MAX_DRAWN_CHANNELS} input channels "
+                         f"and {2 * slab.MAX_DRAWN_CHANNELS} filters to be drawn, got shape "
+                         f"{weight.shape}")
     matrix = weight.transpose(0, 2, 1, 3).reshape(n * kh, c * kw)  # [o*kh + a, c*kw + b]
     scale = float(np.max(np.abs(matrix))) or 1.0
     rgb = np.ones((*matrix.shape, 3))
@@ -319,9 +297,9 @@ def block_diagonal_weight_figure(weight: np.ndarray, *, title: str | None = None
     ax.grid(which="minor", color="#E4E4E4", lw=0.6)
     ax.tick_params(which="minor", length=0)
     for ch in range(1, c):
-        ax.axvline(ch * kw - 0.5, color=EDGE, lw=1.2)
+        ax.axvline(ch * kw - 0.5, color=slab.EDGE, lw=1.2)
     for o in range(1, n):
-        ax.axhline(o * kh - 0.5, color=EDGE, lw=1.2)
+        ax.axhline(o * kh - 0.5, color=slab.EDGE, lw=1.2)
     ax.set_xticks([(ch + 0.5) * kw - 0.5 for ch in range(c)])
     ax.set_xticklabels([str(ch) for ch in range(c)], fontsize=10)
     for tick, ch in zip(ax.get_xticklabels(), range(c), strict=True):

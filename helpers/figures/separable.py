@@ -23,18 +23,7 @@ from matplotlib.ticker import (
 )
 
 from helpers._validate import check_array
-from helpers.figures._slabs import (
-    EDGE,
-    OUTPUT_GREYS,
-    arrow,
-    caption,
-    check_channels,
-    check_kernel,
-    filters_to_maps,
-    frame,
-    new_axes,
-    stack,
-)
+from helpers.figures import _slabs as slab
 from helpers.figures.style import CHANNEL_COLORS, KIND_COLORS, channel_cmap, channel_color
 
 __all__ = [
@@ -71,45 +60,42 @@ def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
                            kernel_size: int = 3) -> Figure:
     """A depthwise separable convolution: a depthwise step (one ``k x k`` filter
     per channel) then a pointwise step (``N`` filters of ``1 x 1 x M``)."""
-    m = check_channels(in_channels, "in_channels")
-    n = check_channels(out_channels, "out_channels")
-    k = check_kernel(kernel_size)
-    colors = [channel_color(i) for i in range(m)]
-    fig, ax = new_axes(11.5, 4.8)
+    m, n, k, colors, fig, ax = slab.begin(in_channels, out_channels, kernel_size, (11.5, 4.8))
 
     # input
-    stack(ax, 0.0, 1.3, 2.4, colors, step=0.25)
-    caption(ax, 1.45, 1.0, f"input\n$H \\times W \\times {m}$")
+    slab.stack(ax, 0.0, 1.3, 2.4, colors, step=0.25)
+    slab.caption(ax, 1.45, 1.0, f"input\n$H \\times W \\times {m}$")
 
     # depthwise filters: m single k x k slabs in a column
     fsize, gap = 0.6, 0.25
     col_h = m * fsize + (m - 1) * gap
     top = 2.75 + col_h / 2
-    ax.text(3.45, 2.75, "$*$", ha="center", va="center", fontsize=22, color=EDGE)
+    ax.text(3.45, 2.75, "$*$", ha="center", va="center", fontsize=22, color=slab.EDGE)
     for i in range(m):
         fy = top - (i + 1) * fsize - i * gap
-        stack(ax, 3.9, fy, fsize, [colors[i]], step=0.0, grid=k)
-    caption(ax, 4.2, min(top - col_h, 1.0) - 0.25, f"${m}$ filters\n${k} \\times {k}$", size=12)
+        slab.stack(ax, 3.9, fy, fsize, [colors[i]], step=0.0, grid=k)
+    slab.caption(ax, 4.2, min(top - col_h, 1.0) - 0.25, f"${m}$ filters\n${k} \\times {k}$",
+                 size=12)
 
     # intermediate
-    arrow(ax, (4.65, 2.75), (5.35, 2.75))
-    stack(ax, 5.45, 1.5, 2.0, colors, step=0.25)
-    caption(ax, 6.7, 1.0, f"$H' \\times W' \\times {m}$", size=12)
+    slab.arrow(ax, (4.65, 2.75), (5.35, 2.75))
+    slab.stack(ax, 5.45, 1.5, 2.0, colors, step=0.25)
+    slab.caption(ax, 6.7, 1.0, f"$H' \\times W' \\times {m}$", size=12)
 
     # pointwise filters: n tiny stacks of m 1x1 cells, each giving one map
     psize, pstep, pgap = 0.32, 0.09, 0.28
     ptop = 2.75 + (n * (psize + (m - 1) * pstep) + (n - 1) * pgap) / 2
-    ax.text(8.75, 2.75, "$*$", ha="center", va="center", fontsize=22, color=EDGE)
-    pbottom = filters_to_maps(ax, colors, n, x=9.35, top=ptop, size=psize, step=pstep,
-                              gap=pgap, grid=0, map_x=10.25, map_size=0.4,
-                              merge_at=(11.45, 2.75), font=11, pad=0.15)
-    caption(ax, 9.85, min(pbottom, 1.0) - 0.25,
-          f"${n}$ filters\n$1 \\times 1 \\times {m}$", size=12)
+    ax.text(8.75, 2.75, "$*$", ha="center", va="center", fontsize=22, color=slab.EDGE)
+    pbottom = slab.filters_to_maps(ax, colors, n, x=9.35, top=ptop, size=psize, step=pstep,
+                                   gap=pgap, grid=0, map_x=10.25, map_size=0.4,
+                                   merge_at=(11.45, 2.75), font=11, pad=0.15)
+    slab.caption(ax, 9.85, min(pbottom, 1.0) - 0.25,
+                 f"${n}$ filters\n$1 \\times 1 \\times {m}$", size=12)
 
     # output: the n maps stacked, map 1 in front
-    out_colors = [OUTPUT_GREYS[j % len(OUTPUT_GREYS)] for j in range(n)]
-    stack(ax, 11.55, 1.5, 2.0, out_colors, step=0.25)
-    caption(ax, 12.8, 1.0, f"output\n$H' \\times W' \\times {n}$")
+    out_colors = [slab.OUTPUT_GREYS[j % len(slab.OUTPUT_GREYS)] for j in range(n)]
+    slab.stack(ax, 11.55, 1.5, 2.0, out_colors, step=0.25)
+    slab.caption(ax, 12.8, 1.0, f"output\n$H' \\times W' \\times {n}$")
 
     # boxes around the two steps
     ymin = min(top - col_h, pbottom, 1.0) - 1.25
@@ -122,8 +108,8 @@ def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
                                     linewidth=1.8, linestyle="--", zorder=1))
         ax.text((x0 + x1) / 2, ymax - 0.55, name, ha="center", va="top", fontsize=13,
                 color=KIND_COLORS[kind], fontweight="bold")
-    fig = frame(fig, ax, (-0.3, ymin, 14.6, ymax),
-                "Depthwise separable convolution: filter each channel, then mix channels")
+    fig = slab.frame(fig, ax, (-0.3, ymin, 14.6, ymax),
+                     "Depthwise separable convolution: filter each channel, then mix channels")
     return fig
 
 

@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Iterator
 
 import matplotlib as mpl
+from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
 
 from helpers._validate import check_bool, check_int
@@ -76,6 +77,23 @@ def book_style() -> Iterator[None]:
         yield
     finally:
         mpl.rcParams.update(saved)
+
+
+def bare_axes(ax: Axes, xlim: tuple[float, float] | None = None,
+              ylim: tuple[float, float] | None = None) -> Axes:
+    """Turn ``ax`` into a plain drawing area: no ticks, grid or frame; equal aspect
+    and the given limits (``ylim`` from bottom to top; reversed for a top-down grid)."""
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return ax
 
 
 def channel_color(index: int) -> str:
