@@ -100,9 +100,13 @@ def test_singular_values_first_color_matches_other_figures():
                                         "y": np.linspace(0.5, 0, len(RANKS))})
     assert first != second
     assert second == errors.axes[0].lines[1].get_color()
-    for bad in (-1, 1.5, True):
-        with pytest.raises(ValueError, match="first_color"):
+    with pytest.raises(ValueError, match="first_color"):
+        plot_singular_values(spectra, first_color=-1)
+    for bad in (1.5, True):  # the wrong kind of value
+        with pytest.raises(TypeError, match="first_color"):
             plot_singular_values(spectra, first_color=bad)
+    assert plot_singular_values(spectra, first_color=np.int64(1)).axes[0].lines[-1].get_color() \
+        == second
 
 
 def test_outer_product_shows_the_product():

@@ -16,7 +16,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from helpers._validate import check_int, check_positive_int
 from helpers.figures.style import KIND_COLORS
-from helpers.geometry import kernel_span
+from helpers.geometry import kernel_span, same_padding
 
 #: Colours of MobileNet's layer types (Table 2 of the paper). Convolution kinds
 #: keep the book's colours; the fully connected layer gets reddish purple.
@@ -146,8 +146,8 @@ def atrous_sample_offsets(kernel_size: int, dilation: int) -> list[tuple[int, in
     dilation = check_positive_int(dilation, "dilation")
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (a centred kernel), got {kernel_size}")
-    half = kernel_size // 2
-    steps = [dilation * (i - half) for i in range(kernel_size)]  # centred on 0
+    before = same_padding(kernel_size, dilation)[0]
+    steps = [dilation * i - before for i in range(kernel_size)]  # centred on 0
     return [(r, c) for r in steps for c in steps]
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from helpers._validate import check_int, check_number
 from helpers.figures.style import CHANNEL_COLORS, KIND_COLORS, book_style
 from helpers.lowrank import kernel_singular_values, rank1_error
 
@@ -116,9 +117,7 @@ def plot_accuracy_vs_rank(ranks: Sequence[int], accuracies: Mapping[str, Sequenc
     if set(params) != set(accuracies) or set(baseline_params) != set(accuracies):
         raise ValueError("accuracies, params and baseline_params must have the same labels, "
                          f"got {list(accuracies)}, {list(params)} and {list(baseline_params)}")
-    if not 0 <= baseline_accuracy <= 1:
-        raise ValueError(f"baseline_accuracy must be a fraction in [0, 1], got "
-                         f"{baseline_accuracy!r}")
+    baseline_accuracy = check_number(baseline_accuracy, "baseline_accuracy", low=0, high=1)
     normal = KIND_COLORS["normal"]
     with book_style():
         fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7.0, 5.6),
@@ -171,9 +170,7 @@ def plot_singular_values(spectra: Mapping[str, np.ndarray], *,
     """
     if not spectra:
         raise ValueError("spectra must map at least one label to an (M, q) array")
-    if isinstance(first_color, bool) or not isinstance(first_color, int) \
-            or first_color < 0:
-        raise ValueError(f"first_color must be a non-negative int, got {first_color!r}")
+    first_color = check_int(first_color, "first_color", minimum=0)
     with book_style():
         fig, axes = plt.subplots(1, len(spectra), sharey=True, squeeze=False,
                                  figsize=(3.6 * len(spectra) + 0.6, 3.6))
