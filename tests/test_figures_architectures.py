@@ -14,7 +14,6 @@ from helpers.figures.architectures import (
     plot_relative_differences,
 )
 
-
 pytestmark = pytest.mark.usefixtures("close_figures")
 
 

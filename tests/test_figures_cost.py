@@ -32,9 +32,6 @@ def points(ts: list[LayerTiming]) -> list[dict]:
 pytestmark = pytest.mark.usefixtures("close_figures")
 
 
-from helpers.roofline import Roofline
-from helpers.roofline import arithmetic_intensity as intensity
-
 
 def test_plot_speedup():
     fig = plot_speedup(timings())
@@ -57,9 +54,6 @@ def test_plot_speedup_validates():
         plot_speedup([{"normal": 1.0}])
     with pytest.raises(ValueError, match="separable"):
         plot_speedup([LayerTiming(4, 4, 3, {"normal": 1.0})])
-from helpers.roofline import Roofline
-from helpers.roofline import arithmetic_intensity as intensity
-
 
 def test_plot_roofline():
     roof = Roofline(80e9, 16e9, 1, cache_bandwidth=60e9)
@@ -78,9 +72,6 @@ def test_plot_roofline():
     fig2 = plot_roofline(Roofline(80e9, 16e9, 2), points(timings()))
     assert len(fig2.axes[0].lines) == len(ax.lines) - 1
     assert "2 threads" in fig2.axes[0].get_title()
-from helpers.roofline import Roofline
-from helpers.roofline import arithmetic_intensity as intensity
-
 
 def test_plot_roofline_validates():
     roof = Roofline(80e9, 16e9, 1)
@@ -94,9 +85,6 @@ def test_plot_roofline_validates():
         plot_roofline(roof, [{"kind": "dense", "layer": 1, "intensity": 1.0, "flops": 1.0}])
     with pytest.raises(ValueError, match="positive"):
         plot_roofline(roof, [{"kind": "normal", "layer": 1, "intensity": 0.0, "flops": 1.0}])
-from helpers.roofline import Roofline
-from helpers.roofline import arithmetic_intensity as intensity
-
 
 def test_plot_layout_and_threads():
     fig = plot_layout_comparison(timings(), timings(0.5))
@@ -109,9 +97,6 @@ def test_plot_layout_and_threads():
     ax = fig.axes[0]
     assert "2 threads" in ax.get_ylabel()
     assert any("ideal" in t.get_text() for t in fig.legends[0].get_texts())
-from helpers.roofline import Roofline
-from helpers.roofline import arithmetic_intensity as intensity
-
 
 def test_ratio_plots_validate():
     with pytest.raises(ValueError, match="same layers"):

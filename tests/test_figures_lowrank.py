@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from helpers.lowrank import approximation_errors, channel_singular_values
 from helpers.figures.lowrank import (
     plot_accuracy_vs_rank,
     plot_error_vs_rank,
@@ -15,6 +14,7 @@ from helpers.figures.lowrank import (
     plot_outer_product,
     plot_singular_values,
 )
+from helpers.lowrank import approximation_errors, channel_singular_values
 
 RANKS = list(range(1, 10))
 W = np.random.default_rng(0).standard_normal((16, 4, 3, 3))

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from helpers.train import History
 from helpers.figures.overfitting import (
     MODEL_COLORS,
     model_color,
@@ -17,6 +16,7 @@ from helpers.figures.overfitting import (
     plot_vs_train_size,
 )
 from helpers.figures.style import KIND_COLORS
+from helpers.train import History
 
 
 def history(offset: float) -> History:

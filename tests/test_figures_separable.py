@@ -3,7 +3,6 @@ book's colours, and refuses bad input with a message naming the argument."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
@@ -16,10 +15,8 @@ from helpers.figures.separable import (
     plot_image_row,
     plot_pointwise_matmul,
     plot_separable_ratio,
-    separable_conv_diagram,
 )
 from helpers.figures.style import KIND_COLORS, channel_color, use_book_style
-
 
 pytestmark = pytest.mark.usefixtures("close_figures")
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import examples
-from helpers._validate import as_pair
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers._validate import as_pair
 from helpers.numpy_conv import (
     conv2d,
     conv2d_naive,
