@@ -1,6 +1,5 @@
-"""Tests of helpers.figures.convolution and .animation (and the separable diagram,
-drawn the same way): every figure function returns a labelled Figure, checks its
-arguments, and the animation's HTML is small and deterministic."""
+"""Tests of helpers.figures.convolution (and the separable diagram, drawn the same
+way): every figure function returns a labelled Figure and checks its arguments."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from helpers.figures import animation, convolution, separable
+from helpers.figures import convolution, separable
 from helpers.figures.style import CHANNEL_COLORS
 
 pytestmark = pytest.mark.usefixtures("close_figures")
@@ -73,27 +72,6 @@ def test_diagrams_validate_arguments(kwargs, error, name):
     if "out_channels" not in kwargs:
         with pytest.raises(error, match=name):
             convolution.depthwise_conv_diagram(**kwargs)
-
-
-def test_animation_is_deterministic_small_and_playable():
-    html = animation.sliding_window_animation(input_size=5, kernel_size=3)
-    assert html == animation.sliding_window_animation(input_size=5, kernel_size=3)
-    assert len(html) < 400_000
-    assert 'id="_anim_imgslidingwindow"' in html
-    assert '<img alt="Animation: a 3 by 3 window slides over a 5 by 5 input' in html
-    assert "play_animation" in html and "anim-slider" in html
-    assert html.count("data:image/png;base64,") == 9  # one frame per output position
-
-
-def test_animation_validates_arguments():
-    with pytest.raises(ValueError, match="kernel_size"):
-        animation.sliding_window_animation(input_size=3, kernel_size=4)
-    with pytest.raises(ValueError, match="input_size"):
-        animation.sliding_window_animation(input_size=20)
-    with pytest.raises(ValueError, match="html_id"):
-        animation.sliding_window_animation(html_id="not an id!")
-    with pytest.raises(TypeError, match="input_size"):
-        animation.sliding_window_animation(input_size=5.0)
 
 
 def test_conv_settings_figure_titles_give_output_sizes():

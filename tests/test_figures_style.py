@@ -1,11 +1,10 @@
-"""The book's colours and style, and the chapter 1 figure."""
+"""The book's colours and style."""
 
 import matplotlib as mpl
 import numpy as np
 import pytest
 from matplotlib.colors import to_rgb
 
-from helpers.figures.counting import plot_counts_vs_channels
 from helpers.figures.style import (
     BOOK_STYLE,
     CHANNEL_COLORS,
@@ -46,22 +45,3 @@ def test_book_style_restores_only_its_own_settings():
     assert mpl.rcParams["interactive"] == interactive
     use_book_style()
     assert mpl.rcParams["font.size"] == BOOK_STYLE["font.size"]
-
-
-def test_plot_counts_vs_channels_draws_one_labelled_line_per_kind():
-    use_book_style()
-    fig = plot_counts_vs_channels([8, 16, 32], {"normal": [1, 2, 3], "separable": [1, 1, 2]},
-                                  title="t")
-    ax = fig.axes[0]
-    assert [line.get_label() for line in ax.get_lines()] == ["normal", "separable"]
-    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title() == "t"
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["8", "16", "32"]
-
-
-@pytest.mark.parametrize(
-    ("channels", "counts", "match"),
-    [([], {"normal": []}, "channels"), ([1], {}, "counts"), ([1, 2], {"normal": [1]}, "normal")],
-)
-def test_plot_counts_vs_channels_rejects_bad_input(channels, counts, match):
-    with pytest.raises(ValueError, match=match):
-        plot_counts_vs_channels(channels, counts)
