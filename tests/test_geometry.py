@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from helpers.geometry import conv_output_size, kernel_span, resolve_padding, same_padding
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @examples(300)
 @given(
@@ -43,7 +45,7 @@ def test_conv_output_size_matches_torch(size, kernel_size, stride, padding, dila
     assert conv_output_size(size, kernel_size, stride, padding, dilation) == out.shape[2]
 
 
-@examples(200)
+@examples(100)
 @given(kernel_size=st.integers(1, 8), dilation=st.integers(1, 4), size=st.integers(1, 12))
 def test_same_padding_is_torchs(kernel_size, dilation, size):
     before, after = same_padding(kernel_size, dilation)
