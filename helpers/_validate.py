@@ -2,13 +2,15 @@
 
 Each check names the argument, says what was expected and what it got, and
 raises TypeError for a value of the wrong kind or ValueError for a value of the
-right kind but out of range.
+right kind but out of range. NumPy scalars are accepted wherever Python numbers
+are, and come back as Python numbers.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,43 @@ def check_positive_int(value: Any, name: str) -> int:
     return check_int(value, name, minimum=1)
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as a bool; only True and False (Python or NumPy) are accepted."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {_describe(value)}")
+    return bool(value)
+
+
+def check_number(value: Any, name: str, *, low: float | None = None,
+                 high: float | None = None, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """Return a finite real number (Python or NumPy, not bool) as a float, in a range.
+
+    ``low`` and ``high`` bound it (``None``: unbounded); ``low_open`` and
+    ``high_open`` exclude the bound itself.
+    """
+    lower = "(" if low_open else "["
+    upper = ")" if high_open else "]"
+    wanted = "a finite number" if low is None and high is None else (
+        f"a number in {lower}{'-inf' if low is None else f'{low:g}'}, "
+        f"{'inf' if high is None else f'{high:g}'}{upper}")
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {wanted}, got {_describe(value)}")
+    number = float(value)
+    if not math.isfinite(number) or (
+            low is not None and (number < low or (low_open and number == low))) or (
+            high is not None and (number > high or (high_open and number == high))):
+        raise ValueError(f"{name} must be {wanted}, got {number!r}")
+    return number
+
+
+def check_callable(value: Any, name: str, expected: str = "a function") -> Callable[..., Any]:
+    """Return ``value`` if it can be called."""
+    if not callable(value):
+        raise TypeError(f"{name} must be {expected}, got {_describe(value)}")
+    return value
+
+
 def as_pair(value: Any, name: str, minimum: int = 1) -> tuple[int, int]:
     """Return an int or a pair of ints as a pair ``(height, width)``.
 
@@ -74,11 +113,14 @@ def as_pair(value: Any, name: str, minimum: int = 1) -> tuple[int, int]:
     return int(values[0]), int(values[1])
 
 
-def check_array(x: Any, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+def check_array(x: Any, name: str, ndim: int | tuple[int, ...] | None = None, *,
+                empty_batch: bool = False) -> np.ndarray:
     """Check that ``x`` is a real-valued NumPy array with an allowed number of dimensions.
 
     Lists, strings, tensors and other objects are refused rather than silently
-    converted, so a mistake shows up where it was made.
+    converted, so a mistake shows up where it was made. An empty array is
+    refused, except with ``empty_batch=True`` when only its first (batch)
+    axis of a 4-D array is 0, as ``torch.nn.functional.conv2d`` allows.
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array, got {type(x).__name__} {_describe(x)}")
@@ -89,26 +131,29 @@ def check_array(x: Any, name: str, ndim: int | tuple[int, ...] | None = None) ->
         if x.ndim not in allowed:
             wanted = " or ".join(f"{n}-D" for n in allowed)
             raise ValueError(f"{name} must be a {wanted} array, got {_describe(x)}")
-    if x.size == 0:
+    batch_only = empty_batch and x.ndim == 4 and x.shape[0] == 0 and all(x.shape[1:])
+    if x.size == 0 and not batch_only:
         raise ValueError(f"{name} must not be empty, got {_describe(x)}")
     return x
 
 
 def check_input_channels(x: Any, in_channels: int, owner: str) -> None:
-    """Check that a layer input ``x`` (array or tensor) is 4-D with ``in_channels`` channels.
-
-    ``owner`` names the layer in the message, e.g. ``"DepthwiseConv2d"``.
+    """Check that a layer input ``x`` is a tensor ``(B, M, H, W)`` or ``(M, H, W)`` with
+    ``M = in_channels``, as ``nn.Conv2d`` accepts. ``owner`` names the layer in the message.
     """
-    if not hasattr(x, "shape"):
-        raise TypeError(f"{owner} expected a tensor (N, C, H, W), got {type(x).__name__}")
+    import torch  # here, so that the NumPy modules do not import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{owner} expected a torch.Tensor (B, M, H, W) or (M, H, W), got "
+                        f"{type(x).__name__} {_describe(x)}; convert it with torch.from_numpy")
     shape = tuple(x.shape)
-    if len(shape) != 4:
+    if len(shape) not in (3, 4):
         raise ValueError(
-            f"{owner} expected a 4-D input (N, C, H, W) with {in_channels} channels, "
-            f"got a {len(shape)}-D input with shape {shape}"
+            f"{owner} expected a 4-D input (B, M, H, W) or a 3-D input (M, H, W) with "
+            f"{in_channels} channels, got a {len(shape)}-D input with shape {shape}"
         )
-    if shape[1] != in_channels:
+    if shape[-3] != in_channels:
         raise ValueError(
             f"{owner} expected input with {in_channels} channels (in_channels={in_channels}), "
-            f"got {shape[1]}"
+            f"got {shape[-3]} (shape {shape})"
         )

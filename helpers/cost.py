@@ -18,10 +18,12 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from helpers._validate import as_pair, check_positive_int
+from helpers._validate import as_pair, check_bool, check_positive_int
 
 __all__ = [
+    "KINDS",
     "Cost",
+    "conv_cost",
     "conv2d_macs",
     "conv2d_params",
     "count_macs",
@@ -31,8 +33,12 @@ __all__ = [
     "normal_conv_cost",
     "pointwise_conv_cost",
     "separable_conv_cost",
+    "separable_conv_params",
     "separable_cost_ratio",
 ]
+
+#: The convolution kinds of the book, in its order.
+KINDS: tuple[str, ...] = ("normal", "depthwise", "pointwise", "separable")
 
 IntOrPair = int | tuple[int, int]
 
@@ -52,57 +58,43 @@ class Cost:
 # Formulas
 
 
-def _check_groups(in_channels: int, out_channels: int, groups: int) -> int:
+def _check_conv(in_channels: int, out_channels: int, kernel_size: IntOrPair,
+                groups: int) -> tuple[int, int, tuple[int, int], int]:
+    """The checked ``(in_channels, out_channels, (kh, kw), groups)`` of a convolution."""
+    in_channels = check_positive_int(in_channels, "in_channels")
+    out_channels = check_positive_int(out_channels, "out_channels")
+    kernel = as_pair(kernel_size, "kernel_size")
     groups = check_positive_int(groups, "groups")
     for count, name in ((in_channels, "in_channels"), (out_channels, "out_channels")):
         if count % groups:
             raise ValueError(f"groups={groups} must divide {name}={count}")
-    return groups
+    return in_channels, out_channels, kernel, groups
 
 
-def conv2d_params(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: IntOrPair,
-    groups: int = 1,
-    bias: bool = False,
-) -> int:
+def conv2d_params(in_channels: int, out_channels: int, kernel_size: IntOrPair, groups: int = 1,
+                  bias: bool = False) -> int:
     """Parameters of a 2-D convolution: ``out * (in / groups) * kh * kw`` (+ ``out`` for a bias)."""
-    in_channels = check_positive_int(in_channels, "in_channels")
-    out_channels = check_positive_int(out_channels, "out_channels")
-    kernel_h, kernel_w = as_pair(kernel_size, "kernel_size")
-    groups = _check_groups(in_channels, out_channels, groups)
+    in_channels, out_channels, (kernel_h, kernel_w), groups = _check_conv(
+        in_channels, out_channels, kernel_size, groups)
     weights = out_channels * (in_channels // groups) * kernel_h * kernel_w
-    return weights + (out_channels if bias else 0)
+    return weights + (out_channels if check_bool(bias, "bias") else 0)
 
 
-def conv2d_macs(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: IntOrPair,
-    output_size: IntOrPair,
-    groups: int = 1,
-) -> int:
+def conv2d_macs(in_channels: int, out_channels: int, kernel_size: IntOrPair,
+                output_size: IntOrPair, groups: int = 1) -> int:
     """MACs of a 2-D convolution on one image: ``out * (in / groups) * kh * kw * out_h * out_w``.
 
     Each output value takes ``(in / groups) * kh * kw`` multiply-accumulates.
     ``output_size`` is the output's ``(height, width)`` (an int for a square).
     """
-    in_channels = check_positive_int(in_channels, "in_channels")
-    out_channels = check_positive_int(out_channels, "out_channels")
-    kernel_h, kernel_w = as_pair(kernel_size, "kernel_size")
+    in_channels, out_channels, (kernel_h, kernel_w), groups = _check_conv(
+        in_channels, out_channels, kernel_size, groups)
     out_h, out_w = as_pair(output_size, "output_size")
-    groups = _check_groups(in_channels, out_channels, groups)
     return out_channels * (in_channels // groups) * kernel_h * kernel_w * out_h * out_w
 
 
-def normal_conv_cost(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: IntOrPair,
-    output_size: IntOrPair,
-    bias: bool = False,
-) -> Cost:
+def normal_conv_cost(in_channels: int, out_channels: int, kernel_size: IntOrPair,
+                     output_size: IntOrPair, bias: bool = False) -> Cost:
     """Cost of a normal convolution (every filter sees every input channel)."""
     return Cost(
         conv2d_params(in_channels, out_channels, kernel_size, bias=bias),
@@ -110,13 +102,8 @@ def normal_conv_cost(
     )
 
 
-def depthwise_conv_cost(
-    in_channels: int,
-    kernel_size: IntOrPair,
-    output_size: IntOrPair,
-    depth_multiplier: int = 1,
-    bias: bool = False,
-) -> Cost:
+def depthwise_conv_cost(in_channels: int, kernel_size: IntOrPair, output_size: IntOrPair,
+                        depth_multiplier: int = 1, bias: bool = False) -> Cost:
     """Cost of a depthwise convolution: ``depth_multiplier`` filters per input channel."""
     out_channels = check_positive_int(in_channels, "in_channels") * check_positive_int(
         depth_multiplier, "depth_multiplier"
@@ -127,24 +114,15 @@ def depthwise_conv_cost(
     )
 
 
-def pointwise_conv_cost(
-    in_channels: int,
-    out_channels: int,
-    output_size: IntOrPair,
-    bias: bool = False,
-) -> Cost:
+def pointwise_conv_cost(in_channels: int, out_channels: int, output_size: IntOrPair,
+                        bias: bool = False) -> Cost:
     """Cost of a pointwise (1x1) convolution."""
     return normal_conv_cost(in_channels, out_channels, 1, output_size, bias=bias)
 
 
-def separable_conv_cost(
-    in_channels: int,
-    out_channels: int,
-    kernel_size: IntOrPair,
-    output_size: IntOrPair,
-    depth_multiplier: int = 1,
-    bias: bool = False,
-) -> Cost:
+def separable_conv_cost(in_channels: int, out_channels: int, kernel_size: IntOrPair,
+                        output_size: IntOrPair, depth_multiplier: int = 1,
+                        bias: bool = False) -> Cost:
     """Cost of a depthwise separable convolution: depthwise plus pointwise.
 
     ``output_size`` is the size of the output (the depthwise step sets it; the
@@ -153,6 +131,28 @@ def separable_conv_cost(
     depthwise = depthwise_conv_cost(in_channels, kernel_size, output_size, depth_multiplier, bias)
     hidden_channels = in_channels * depth_multiplier
     return depthwise + pointwise_conv_cost(hidden_channels, out_channels, output_size, bias)
+
+
+def separable_conv_params(in_channels: int, out_channels: int, kernel_size: IntOrPair,
+                          depth_multiplier: int = 1, bias: bool = False) -> int:
+    """Parameters of a depthwise separable convolution (they do not depend on the image):
+    ``kh*kw*M*m + M*m*N`` without bias."""
+    return separable_conv_cost(in_channels, out_channels, kernel_size, 1, depth_multiplier,
+                               bias).params
+
+
+def conv_cost(kind: str, channels: int, size: int, kernel_size: IntOrPair = 3) -> Cost:
+    """Cost of a ``channels -> channels`` convolution of ``kind`` (one of :data:`KINDS`),
+    stride 1, "same" padding, no bias, on a ``size x size`` image."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if kind == "normal":
+        return normal_conv_cost(channels, channels, kernel_size, size)
+    if kind == "depthwise":
+        return depthwise_conv_cost(channels, kernel_size, size)
+    if kind == "pointwise":
+        return pointwise_conv_cost(channels, channels, size)
+    return separable_conv_cost(channels, channels, kernel_size, size)
 
 
 def separable_cost_ratio(out_channels: int, kernel_size: IntOrPair) -> Fraction:
@@ -174,6 +174,7 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``module`` (shared parameters counted once)."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    trainable_only = check_bool(trainable_only, "trainable_only")
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -196,6 +197,9 @@ def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> FlopCounterMo
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             module(torch.zeros(shape, dtype=dtype, device=device))
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"module cannot run on an input of input_shape={shape}: "
+                         f"{str(error).splitlines()[0]}") from error
     finally:
         for m, training in modes:
             m.training = training

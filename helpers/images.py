@@ -20,10 +20,7 @@ __all__ = [
     "sobel_x",
     "sobel_y",
     "box_blur",
-    "gaussian_blur",
     "sharpen",
-    "identity",
-    "classic_filters",
 ]
 
 #: The photos scikit-learn ships.
@@ -68,44 +65,7 @@ def box_blur(size: int = 3) -> np.ndarray:
     return np.full((size, size), 1.0 / (size * size))
 
 
-def gaussian_blur(size: int = 5, sigma: float = 1.0) -> np.ndarray:
-    """A ``size x size`` Gaussian blur with standard deviation ``sigma`` pixels
-    (weights sum to 1). ``size`` must be odd so the filter has a centre."""
-    size = check_positive_int(size, "size")
-    if size % 2 == 0:
-        raise ValueError(f"size must be odd, got {size}")
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float | np.floating | np.integer):
-        raise TypeError(f"sigma must be a positive number, got {sigma!r}")
-    if not np.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma must be a positive number, got {sigma!r}")
-    r = np.arange(size) - size // 2
-    g = np.exp(-(r**2) / (2.0 * float(sigma) ** 2))
-    kernel = np.outer(g, g)
-    return kernel / kernel.sum()
-
-
 def sharpen() -> np.ndarray:
     """The 3x3 sharpen filter: the pixel, plus how much it exceeds its four
     neighbours (weights sum to 1)."""
     return np.array([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]])
-
-
-def identity(size: int = 3) -> np.ndarray:
-    """A ``size x size`` filter that copies its centre pixel (``size`` odd)."""
-    size = check_positive_int(size, "size")
-    if size % 2 == 0:
-        raise ValueError(f"size must be odd, got {size}")
-    kernel = np.zeros((size, size))
-    kernel[size // 2, size // 2] = 1.0
-    return kernel
-
-
-def classic_filters() -> dict[str, np.ndarray]:
-    """The classic 3x3 filters by name: identity, box blur, sharpen, Sobel x, Sobel y."""
-    return {
-        "identity": identity(),
-        "box blur": box_blur(),
-        "sharpen": sharpen(),
-        "Sobel x": sobel_x(),
-        "Sobel y": sobel_y(),
-    }

@@ -1,30 +1,25 @@
 """Architectures built from depthwise separable convolutions.
 
-- :func:`mobilenet_v1`: MobileNetV1 (Howard et al., 2017) from the book's
-  :class:`~helpers.layers.DepthwiseSeparableConv2d`, with a width multiplier,
-  any input resolution, and ``separable=False`` for the paper's
-  all-normal-convolution twin ("Conv MobileNet", its Table 4).
-- :func:`mobilenet_v1_table`: the body of a built model as rows like the
-  paper's Table 1, read from the model itself.
-- :class:`XceptionSeparableConv2d` and :class:`XceptionEntryBlock`: Xception's
-  separable convolution (nothing between depthwise and pointwise) and one
-  entry-flow block with its strided 1x1 shortcut (Chollet, 2017).
-- :class:`InvertedResidual`: MobileNetV2's inverted residual with a linear
-  bottleneck (Sandler et al., 2018).
-- :func:`atrous_separable_conv2d`: DeepLabv3+'s atrous (dilated) separable
-  convolution (Chen et al., 2018).
+- :func:`mobilenet_v1`: MobileNetV1 with a width multiplier, any input
+  resolution, and ``separable=False`` for its all-normal-convolution twin;
+  :func:`mobilenet_v1_table` lists a built model's layers like the paper's Table 1.
+- :class:`XceptionSeparableConv2d`, :class:`XceptionEntryBlock`: Xception's
+  separable convolution (nothing between the two steps) and an entry-flow block.
+- :class:`InvertedResidual`: MobileNetV2's block with a linear bottleneck.
+- :func:`atrous_separable_conv2d`: DeepLabv3+'s dilated separable convolution.
+
+The small CNN of the experiments is in :mod:`helpers.cnn`.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from helpers._validate import check_int, check_positive_int
+from helpers._validate import check_bool, check_number, check_positive_int
+from helpers.geometry import same_padding
 from helpers.layers import DepthwiseConv2d, DepthwiseSeparableConv2d, PointwiseConv2d
 
 __all__ = [
@@ -40,15 +35,14 @@ __all__ = [
     "XceptionEntryBlock",
     "InvertedResidual",
     "atrous_separable_conv2d",
-    "receptive_field_size",
 ]
 
 #: Output channels of the first, normal 3x3 convolution (stride 2).
 MOBILENET_V1_STEM_CHANNELS = 32
 
 #: MobileNetV1's 13 depthwise separable layers as (output channels, stride of
-#: the depthwise step), read from Table 1 of Howard et al. (2017) with the
-#: second-to-last stride corrected to 1 (see ``helpers.paper_tables``).
+#: the depthwise step), as in the paper's Table 1 with the second-to-last
+#: stride read as 1 (see the note of ``helpers.paper_tables.MOBILENET_TABLE1_BODY``).
 MOBILENET_V1_BODY: tuple[tuple[int, int], ...] = (
     (64, 1),
     (128, 2),
@@ -66,32 +60,23 @@ MOBILENET_V1_BODY: tuple[tuple[int, int], ...] = (
 )
 
 
-def _check_bool(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
 def _check_width_multiplier(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"width_multiplier must be a positive number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"width_multiplier must be a positive number, got {value!r}")
-    return value
+    return check_number(value, "width_multiplier", low=0, low_open=True)
+
+
+def _odd_same_padding(kernel_size: int, dilation: int = 1) -> int:
+    """The zeros per side of "same" padding, for an odd kernel (symmetric)."""
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
+    return same_padding(kernel_size, dilation)[0]
 
 
 def scaled_channels(channels: int, width_multiplier: float, divisor: int = 1) -> int:
     """Channels of a layer thinned by the width multiplier: ``channels * width_multiplier``
     rounded to the nearest multiple of ``divisor`` (halves round up), and never
-    below ``divisor``.
-
-    With ``divisor=1`` this is the paper's ``alpha * M`` rounded to a whole
-    number; for the paper's widths 1, 0.75, 0.5 and 0.25 every MobileNet layer
-    is already whole. The MobileNetV2/V3 code of TF-Slim (``_make_divisible``)
-    rounds to multiples of 8 (``divisor=8``) and then also refuses to go more
-    than 10 % below ``channels * width_multiplier``; so does this function when
-    ``divisor > 1``. (TF-Slim's ``mobilenet_v1`` itself truncates instead.)
+    below ``divisor``. With ``divisor > 1`` the result is also never more than
+    10 % below ``channels * width_multiplier`` (the rule of later MobileNets,
+    ``divisor=8``).
     """
     channels = check_positive_int(channels, "channels")
     width_multiplier = _check_width_multiplier(width_multiplier)
@@ -104,32 +89,31 @@ def scaled_channels(channels: int, width_multiplier: float, divisor: int = 1) ->
 
 
 class ConvBNReLU(nn.Sequential):
-    """A normal ``k x k`` convolution (no bias, "same" padding), batch norm, ReLU:
-    MobileNet's first layer, and every layer of its all-normal twin."""
+    """A normal ``k x k`` convolution ("same" padding, odd ``k``), batch norm, ReLU:
+    MobileNet's first layer, every layer of its all-normal twin, and the normal
+    blocks of :func:`helpers.cnn.make_cnn`. With ``batch_norm=False`` the norm is left out
+    and the convolution gets a bias instead."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
-                 stride: int = 1) -> None:
+                 stride: int = 1, batch_norm: bool = True) -> None:
         in_channels = check_positive_int(in_channels, "in_channels")
         out_channels = check_positive_int(out_channels, "out_channels")
         kernel_size = check_positive_int(kernel_size, "kernel_size")
         stride = check_positive_int(stride, "stride")
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
-                      padding=kernel_size // 2, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True),
-        )
+        batch_norm = check_bool(batch_norm, "batch_norm")
+        conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
+                         padding=_odd_same_padding(kernel_size), bias=not batch_norm)
+        norm = [nn.BatchNorm2d(out_channels)] if batch_norm else []
+        super().__init__(conv, *norm, nn.ReLU())
 
 
 class MobileNetV1(nn.Module):
     """MobileNetV1: a 3x3 stride-2 convolution, 13 depthwise separable layers
-    (batch norm and ReLU after both the depthwise and the pointwise step), global
-    average pooling and a fully connected classifier (logits; the softmax is left
-    to the loss). Works at any input resolution.
+    (batch norm and ReLU after both steps), global average pooling and a fully
+    connected classifier (logits). Works at any input resolution.
 
     With ``separable=False`` each separable layer becomes one normal 3x3
-    convolution with the same input and output channels and stride: the paper's
-    "Conv MobileNet" (Table 4).
+    convolution with the same channels and stride ("Conv MobileNet").
     """
 
     def __init__(self, width_multiplier: float = 1.0, num_classes: int = 1000,
@@ -137,7 +121,7 @@ class MobileNetV1(nn.Module):
         super().__init__()
         self.width_multiplier = _check_width_multiplier(width_multiplier)
         self.num_classes = check_positive_int(num_classes, "num_classes")
-        self.separable = _check_bool(separable, "separable")
+        self.separable = check_bool(separable, "separable")
         self.channel_divisor = check_positive_int(channel_divisor, "channel_divisor")
 
         def width(c: int) -> int:
@@ -165,9 +149,12 @@ class MobileNetV1(nn.Module):
         return self.classifier.in_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"MobileNetV1 expects a torch.Tensor (B, 3, H, W), got "
+                            f"{type(x).__name__}; convert it with torch.from_numpy")
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(
-                f"MobileNetV1 expects input of shape (N, 3, H, W), got {tuple(x.shape)}"
+                f"MobileNetV1 expects input of shape (B, 3, H, W), got {tuple(x.shape)}"
             )
         x = self.blocks(self.stem(x))
         return self.classifier(torch.flatten(self.pool(x), 1))
@@ -179,11 +166,10 @@ class MobileNetV1(nn.Module):
 
 def mobilenet_v1(width_multiplier: float = 1.0, num_classes: int = 1000,
                  separable: bool = True, channel_divisor: int = 1) -> MobileNetV1:
-    """Build MobileNetV1 (Howard et al., 2017) with the given width multiplier.
+    """Build :class:`MobileNetV1` with the given width multiplier.
 
-    ``separable=False`` gives the all-normal-convolution twin of Table 4.
-    ``channel_divisor`` rounds each layer's channels to a multiple of it
-    (1: plain rounding, as in the paper; 8: the rule of later MobileNets).
+    ``separable=False`` gives the all-normal-convolution twin. ``channel_divisor``
+    rounds each layer's channels to a multiple of it (see :func:`scaled_channels`).
     """
     return MobileNetV1(width_multiplier, num_classes, separable, channel_divisor)
 
@@ -192,8 +178,8 @@ def mobilenet_v1(width_multiplier: float = 1.0, num_classes: int = 1000,
 class TableRow:
     """One row of a Table-1-like listing of a model's layers.
 
-    ``layer_type`` groups the rows as in the paper's Table 2 ("Conv 1 × 1",
-    "Conv DW 3 × 3", "Conv 3 × 3", "Fully Connected", or "Avg Pool");
+    ``layer_type`` groups the rows ("Conv 1 × 1", "Conv DW 3 × 3", "Conv 3 × 3",
+    "Fully Connected", or "Avg Pool");
     ``name`` is the module's name in the model (as in ``named_modules``);
     ``output_shape`` is the layer's output ``(channels, height, width)``
     (``(features, 1, 1)`` for the fully connected layer).
@@ -216,14 +202,14 @@ def _describe_layer(module: nn.Module, in_shape: tuple[int, ...]) -> tuple[str, 
     if isinstance(module, nn.Linear):
         return ("FC / s1", _times(module.in_features, module.out_features),
                 _times(1, 1, module.in_features), "Fully Connected")
-    _, c, h, w = in_shape
-    input_size = _times(h, w, c)
+    _, channels, h, w = in_shape
+    input_size = _times(h, w, channels)
     if isinstance(module, nn.AdaptiveAvgPool2d | nn.AvgPool2d):
         return "Avg Pool / s1", f"Pool {_times(h, w)}", input_size, "Avg Pool"
     assert isinstance(module, nn.Conv2d)
     kh, kw = module.kernel_size
     stride = module.stride[0]
-    m, n, g = module.in_channels, module.out_channels, module.groups
+    m, n, g = module.in_channels, module.out_channels, module.groups  # M, N, groups
     if g == m and g > 1 and n == m:
         return (f"Conv dw / s{stride}", f"{_times(kh, kw, m)} dw", input_size,
                 f"Conv DW {_times(kh, kw)}")
@@ -252,13 +238,15 @@ def mobilenet_v1_table(model: nn.Module, resolution: int = 224) -> list[TableRow
         shape = tuple(output.shape[1:]) + (1,) * (4 - output.ndim)
         records.append((module, tuple(inputs[0].shape), shape))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, layer_types)]
+    handles = [module.register_forward_hook(hook) for module in model.modules()
+               if isinstance(module, layer_types)]
+    first = next(model.parameters(), None)
+    like = {} if first is None else {"dtype": first.dtype, "device": first.device}
     was_training = model.training
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, 3, resolution, resolution))
+            model(torch.zeros(1, 3, resolution, resolution, **like))
     finally:
         model.train(was_training)
         for handle in handles:
@@ -267,15 +255,10 @@ def mobilenet_v1_table(model: nn.Module, resolution: int = 224) -> list[TableRow
             for module, in_shape, out_shape in records]
 
 
-def _same_padding(kernel_size: int, dilation: int) -> int:
-    return dilation * (kernel_size - 1) // 2
-
-
 class XceptionSeparableConv2d(nn.Module):
-    """Xception's separable convolution (Chollet, 2017): a ``k x k`` depthwise
-    convolution straight into a 1x1 pointwise one, with **no** batch norm or
-    non-linearity between them (unlike MobileNet), no biases, "same" padding.
-    Batch norm and ReLU, where wanted, go around it (see :class:`XceptionEntryBlock`).
+    """Xception's separable convolution: a ``k x k`` depthwise convolution straight
+    into a 1x1 pointwise one, with **no** norm or non-linearity between them, no
+    biases, "same" padding (odd ``k``). Norms and ReLUs go around it.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
@@ -283,11 +266,9 @@ class XceptionSeparableConv2d(nn.Module):
         super().__init__()
         kernel_size = check_positive_int(kernel_size, "kernel_size")
         dilation = check_positive_int(dilation, "dilation")
-        if kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
         self.conv = DepthwiseSeparableConv2d(
             in_channels, out_channels, kernel_size, stride=stride,
-            padding=_same_padding(kernel_size, dilation), dilation=dilation, bias=False,
+            padding=_odd_same_padding(kernel_size, dilation), dilation=dilation, bias=False,
             norm_layer=None, activation=None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -295,7 +276,7 @@ class XceptionSeparableConv2d(nn.Module):
 
 
 class XceptionEntryBlock(nn.Module):
-    """One block of Xception's entry flow (Chollet, 2017, Figure 5):
+    """One block of Xception's entry flow:
 
     ``[ReLU] -> SepConv 3x3 -> BN -> ReLU -> SepConv 3x3 -> BN -> MaxPool 3x3/2``,
     added to a shortcut ``Conv 1x1 stride 2 -> BN``. The output has
@@ -309,7 +290,7 @@ class XceptionEntryBlock(nn.Module):
         super().__init__()
         in_channels = check_positive_int(in_channels, "in_channels")
         out_channels = check_positive_int(out_channels, "out_channels")
-        self.relu_first = _check_bool(relu_first, "relu_first")
+        self.relu_first = check_bool(relu_first, "relu_first")
         layers: list[nn.Module] = [nn.ReLU()] if relu_first else []
         layers += [
             XceptionSeparableConv2d(in_channels, out_channels),
@@ -330,8 +311,7 @@ class XceptionEntryBlock(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-    """MobileNetV2's inverted residual with a linear bottleneck (Sandler et al.,
-    2018, Table 1):
+    """MobileNetV2's inverted residual with a linear bottleneck:
 
     - expand: 1x1 convolution ``in -> t * in``, batch norm, ReLU6 (left out when
       the expansion factor ``t`` is 1);
@@ -381,27 +361,16 @@ class InvertedResidual(nn.Module):
                 f"expansion={self.expansion}, residual={self.use_residual}")
 
 
-def receptive_field_size(kernel_size: int, dilation: int = 1) -> int:
-    """Side of the input window one output of a ``kernel_size`` convolution with
-    ``dilation`` sees: ``dilation * (kernel_size - 1) + 1``."""
-    kernel_size = check_positive_int(kernel_size, "kernel_size")
-    dilation = check_positive_int(dilation, "dilation")
-    return dilation * (kernel_size - 1) + 1
-
-
 def atrous_separable_conv2d(in_channels: int, out_channels: int, dilation: int = 1,
                             kernel_size: int = 3, stride: int = 1) -> DepthwiseSeparableConv2d:
-    """DeepLabv3+'s atrous separable convolution (Chen et al., 2018): a
-    depthwise convolution with holes (``dilation``), then a pointwise one, each
-    followed by batch norm and ReLU, with "same" padding so the output keeps the
-    input's size at stride 1. Its parameters do not depend on ``dilation``;
-    its receptive field is :func:`receptive_field_size` ``(kernel_size, dilation)``.
+    """DeepLabv3+'s atrous separable convolution: a depthwise convolution with holes
+    (``dilation``), then a pointwise one, each followed by batch norm and ReLU, with
+    "same" padding (odd ``kernel_size``). Its parameters do not depend on
+    ``dilation``; its receptive field is :func:`helpers.geometry.kernel_span`.
     """
     kernel_size = check_positive_int(kernel_size, "kernel_size")
-    dilation = check_int(dilation, "dilation", minimum=1)
-    if kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
+    dilation = check_positive_int(dilation, "dilation")
     return DepthwiseSeparableConv2d(
         in_channels, out_channels, kernel_size, stride=stride,
-        padding=_same_padding(kernel_size, dilation), dilation=dilation, bias=False,
+        padding=_odd_same_padding(kernel_size, dilation), dilation=dilation, bias=False,
         norm_layer=nn.BatchNorm2d, activation=nn.ReLU)

@@ -1,15 +1,18 @@
 """Convolutions from scratch in NumPy, with the semantics of ``torch.nn.functional.conv2d``.
 
-Shapes follow PyTorch: input ``(N, C, H, W)`` (or ``(C, H, W)`` without a batch
-dimension), weight ``(out_channels, in_channels // groups, kh, kw)``. Like every
-deep learning library, "convolution" here is cross-correlation (the kernel is
-not flipped) and padding adds zeros.
+Shapes follow PyTorch: input ``(B, M, H, W)`` (or ``(M, H, W)`` without a batch
+dimension), weight ``(N, M // groups, kh, kw)``. Like every deep learning
+library, "convolution" here is cross-correlation (the kernel is not flipped)
+and padding adds zeros. The output has the inputs' dtype; integers compute in
+float64, and float16 computes in float32 and rounds once at the end, as
+PyTorch does. An empty batch (``B = 0``) gives an empty output.
 
 - ``conv2d_naive``: explicit loops, to read; use it on tiny inputs only.
 - ``conv2d``: the same result, vectorised (im2col and one matrix product).
 - ``depthwise_conv2d``, ``pointwise_conv2d``, ``separable_conv2d``: the pieces of
   a depthwise separable convolution.
-- ``conv_output_size``: the output-size formula.
+
+The output-size formula and "same" padding live in :mod:`helpers.geometry`.
 """
 
 from __future__ import annotations
@@ -19,84 +22,47 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from helpers._validate import as_pair, check_array, check_int, check_positive_int
+from helpers._validate import as_pair, check_array, check_positive_int
+from helpers.geometry import (  # noqa: F401 (conv_output_size: see the note below)
+    Padding,
+    SidePadding,
+    conv_output_size,
+    kernel_span,
+    output_length,
+    resolve_padding,
+)
+
+# Transitional: ``conv_output_size`` moved to helpers.geometry; some exercise
+# tests still import it from here. Remove this name once they import it there.
 
 __all__ = [
     "conv2d",
     "conv2d_naive",
-    "conv_output_size",
     "depthwise_conv2d",
     "pointwise_conv2d",
     "separable_conv2d",
 ]
 
 IntOrPair = int | tuple[int, int]
-Padding = int | tuple[int, int] | str  # an int, a pair (height, width), "valid" or "same"
-SidePadding = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
-
-_PADDING_EXPECTED = "padding must be 'valid', 'same', a non-negative int or a pair of them"
 
 
 # ---------------------------------------------------------------------------
 # Argument checks shared by every function below
 
 
-def _resolve_padding(
-    padding: Padding,
-    kernel_size: tuple[int, int],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
-) -> SidePadding:
-    """Zeros to add on each side, ``((top, bottom), (left, right))``, as PyTorch does."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return (0, 0), (0, 0)
-        if padding == "same":
-            if stride != (1, 1):
-                raise ValueError(
-                    f"padding='same' needs stride 1 (as in PyTorch), got stride={stride}"
-                )
-            # The kernel spans dilation*(k-1)+1 pixels, so dilation*(k-1) zeros in total keep the
-            # size. When that is odd, the extra zero goes to the bottom/right, as in PyTorch.
-            sides = []
-            for k, d in zip(kernel_size, dilation, strict=True):
-                total = d * (k - 1)
-                sides.append((total // 2, total - total // 2))
-            return sides[0], sides[1]
-        raise ValueError(f"{_PADDING_EXPECTED}, got {padding!r}")
-    try:
-        pad_h, pad_w = as_pair(padding, "padding", minimum=0)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"{_PADDING_EXPECTED}, got {padding!r}") from None
-    return (pad_h, pad_h), (pad_w, pad_w)
-
-
-def _output_length(size: int, kernel: int, stride: int, pad_total: int, dilation: int,
-                   axis: str) -> int:
-    """Output length on one axis: floor((size + padding - dilation*(kernel-1) - 1)/stride) + 1."""
-    span = dilation * (kernel - 1) + 1
-    padded = size + pad_total
-    if span > padded:
-        raise ValueError(
-            f"the kernel spans {span} pixels in {axis} (kernel size {kernel}, dilation "
-            f"{dilation}), larger than the padded input's {padded} (size {size} + padding "
-            f"{pad_total})"
-        )
-    return (padded - span) // stride + 1
-
-
 class _ConvArgs(NamedTuple):
     """Checked arguments of a convolution."""
 
-    x: np.ndarray  # (N, C, H, W), in the output dtype
-    weight: np.ndarray  # (out_channels, C // groups, kh, kw), in the output dtype
-    bias: np.ndarray | None  # (out_channels,)
+    x: np.ndarray  # (B, M, H, W), in the compute dtype
+    weight: np.ndarray  # (N, M // groups, kh, kw), in the compute dtype
+    bias: np.ndarray | None  # (N,)
     stride: tuple[int, int]
     padding: SidePadding
     dilation: tuple[int, int]
     groups: int
     out_size: tuple[int, int]
     batched: bool  # False if x came without a batch dimension
+    dtype: np.dtype  # of the result (float16 computes in float32, then rounds)
 
 
 def _parse_conv_args(
@@ -111,7 +77,7 @@ def _parse_conv_args(
     bias_name: str = "bias",
 ) -> _ConvArgs:
     """Check the arguments of a convolution as PyTorch would, with clearer messages."""
-    x = check_array(x, "x", ndim=(3, 4))
+    x = check_array(x, "x", ndim=(3, 4), empty_batch=True)
     weight = check_array(weight, weight_name, ndim=4)
     stride = as_pair(stride, "stride")
     dilation = as_pair(dilation, "dilation")
@@ -141,26 +107,28 @@ def _parse_conv_args(
                 f"{bias_name} must have shape ({out_channels},), one value per output channel, "
                 f"got shape {bias.shape}"
             )
-    padding = _resolve_padding(padding, (kernel_h, kernel_w), stride, dilation)
+    padding = resolve_padding(padding, (kernel_h, kernel_w), stride, dilation)
     (top, bottom), (left, right) = padding
     out_size = (
-        _output_length(height, kernel_h, stride[0], top + bottom, dilation[0], "height"),
-        _output_length(width, kernel_w, stride[1], left + right, dilation[1], "width"),
+        output_length(height, kernel_h, stride[0], top + bottom, dilation[0], "height"),
+        output_length(width, kernel_w, stride[1], left + right, dilation[1], "width"),
     )
     # Output dtype follows the inputs (float32 stays float32); integers compute in float64.
     dtype = np.result_type(x, weight, *(() if bias is None else (bias,)))
     if dtype.kind != "f":
         dtype = np.dtype(np.float64)
+    compute = np.promote_types(dtype, np.float32)  # float16 sums in float32
     return _ConvArgs(
-        x=x.astype(dtype, copy=False),
-        weight=weight.astype(dtype, copy=False),
-        bias=None if bias is None else bias.astype(dtype, copy=False),
+        x=x.astype(compute, copy=False),
+        weight=weight.astype(compute, copy=False),
+        bias=None if bias is None else bias.astype(compute, copy=False),
         stride=stride,
         padding=padding,
         dilation=dilation,
         groups=groups,
         out_size=out_size,
         batched=batched,
+        dtype=dtype,
     )
 
 
@@ -175,42 +143,16 @@ def _zero_pad(x: np.ndarray, padding: SidePadding) -> np.ndarray:
     return padded
 
 
-def _finish(out: np.ndarray, args: _ConvArgs) -> np.ndarray:
-    """Add the bias and drop the batch dimension if the input had none."""
+def _bias_and_shape(out: np.ndarray, args: _ConvArgs) -> np.ndarray:
+    """Add the bias, round to the result dtype, and drop the batch axis if ``x`` had none."""
     if args.bias is not None:
         out += args.bias[:, np.newaxis, np.newaxis]
+    out = out.astype(args.dtype, copy=False)
     return out if args.batched else out[0]
 
 
 # ---------------------------------------------------------------------------
 # Normal convolution
-
-
-def conv_output_size(
-    size: int,
-    kernel_size: int,
-    stride: int = 1,
-    padding: int | str = 0,
-    dilation: int = 1,
-) -> int:
-    """Output length of a convolution along one axis.
-
-    ``floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``.
-    ``padding`` may also be ``"valid"`` (0) or ``"same"`` (output = input; stride 1 only).
-    Raises ValueError if the (dilated) kernel does not fit in the padded input.
-    """
-    size = check_positive_int(size, "size")
-    kernel_size = check_positive_int(kernel_size, "kernel_size")
-    stride = check_positive_int(stride, "stride")
-    dilation = check_positive_int(dilation, "dilation")
-    if isinstance(padding, str):
-        (before, after), _ = _resolve_padding(
-            padding, (kernel_size, kernel_size), (stride, stride), (dilation, dilation)
-        )
-        pad_total = before + after
-    else:
-        pad_total = 2 * check_int(padding, "padding", minimum=0)
-    return _output_length(size, kernel_size, stride, pad_total, dilation, "the input")
 
 
 def conv2d_naive(
@@ -237,7 +179,7 @@ def conv2d_naive(
     out_h, out_w = args.out_size
 
     out = np.zeros((n_images, out_channels, out_h, out_w), dtype=x.dtype)
-    for n in range(n_images):  # every image
+    for b in range(n_images):  # every image
         for o in range(out_channels):  # every filter
             # Filter o sees only the channels of its group.
             first_channel = (o // filters_per_group) * channels_per_group
@@ -248,32 +190,27 @@ def conv2d_naive(
                         for i in range(kernel_h):
                             for j in range(kernel_w):
                                 pixel = x[
-                                    n,
+                                    b,
                                     first_channel + c,
                                     row * stride_h + i * dilation_h,
                                     col * stride_w + j * dilation_w,
                                 ]
                                 total += weight[o, c, i, j] * pixel
-                    out[n, o, row, col] = total
+                    out[b, o, row, col] = total
+    out = out.astype(args.dtype, copy=False)  # float16 was summed in float32
     return out if args.batched else out[0]
 
 
-def conv2d(
-    x: np.ndarray,
-    weight: np.ndarray,
-    bias: np.ndarray | None = None,
-    stride: IntOrPair = 1,
-    padding: Padding = 0,
-    dilation: IntOrPair = 1,
-    groups: int = 1,
-) -> np.ndarray:
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
+           stride: IntOrPair = 1, padding: Padding = 0, dilation: IntOrPair = 1,
+           groups: int = 1) -> np.ndarray:
     """2-D convolution, vectorised; same semantics as ``torch.nn.functional.conv2d``.
 
     Parameters
     ----------
-    x : array ``(N, C, H, W)`` or ``(C, H, W)``.
-    weight : array ``(out_channels, C // groups, kh, kw)``.
-    bias : array ``(out_channels,)`` or None.
+    x : array ``(B, M, H, W)`` or ``(M, H, W)``.
+    weight : array ``(N, M // groups, kh, kw)``.
+    bias : array ``(N,)`` or None.
     stride, dilation : int or pair ``(height, width)``.
     padding : int, pair, ``"valid"`` (no padding) or ``"same"`` (output size = input size;
         stride 1 only; an odd total puts the extra zero at the bottom/right, as PyTorch).
@@ -281,19 +218,19 @@ def conv2d(
 
     Returns
     -------
-    array ``(N, out_channels, out_h, out_w)`` (no N if ``x`` had none), dtype of the inputs.
+    array ``(B, N, H', W')`` (no B if ``x`` had none), dtype of the inputs.
     """
     args = _parse_conv_args(x, weight, bias, stride, padding, dilation, groups)
-    x = _zero_pad(args.x, args.padding)
-    n_images = x.shape[0]
+    padded = _zero_pad(args.x, args.padding)
+    n_images = padded.shape[0]
     out_channels, channels_per_group, kernel_h, kernel_w = args.weight.shape
     (stride_h, stride_w), (dilation_h, dilation_w) = args.stride, args.dilation
     out_h, out_w = args.out_size
     groups = args.groups
 
-    # Every patch the kernel visits, as a view (no copy): (N, C, out_h, out_w, kh, kw).
-    span = (dilation_h * (kernel_h - 1) + 1, dilation_w * (kernel_w - 1) + 1)
-    patches = sliding_window_view(x, span, axis=(2, 3))
+    # Every patch the kernel visits, as a view (no copy): (B, M, H', W', kh, kw).
+    span = (kernel_span(kernel_h, dilation_h), kernel_span(kernel_w, dilation_w))
+    patches = sliding_window_view(padded, span, axis=(2, 3))
     patches = patches[:, :, ::stride_h, ::stride_w, ::dilation_h, ::dilation_w]
 
     # im2col: per group, one column of channels_per_group*kh*kw inputs for each output pixel.
@@ -305,47 +242,35 @@ def conv2d(
     # Per group, one matrix product: (filters, inputs per filter) @ (inputs per filter, pixels).
     filters = args.weight.reshape(groups, out_channels // groups, -1)
     out = (filters @ columns).reshape(n_images, out_channels, out_h, out_w)
-    return _finish(out, args)
+    return _bias_and_shape(out, args)
 
 
 # ---------------------------------------------------------------------------
 # The pieces of a depthwise separable convolution
 
 
-def depthwise_conv2d(
-    x: np.ndarray,
-    weight: np.ndarray,
-    bias: np.ndarray | None = None,
-    stride: IntOrPair = 1,
-    padding: Padding = 0,
-    dilation: IntOrPair = 1,
-) -> np.ndarray:
+def depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
+                     stride: IntOrPair = 1, padding: Padding = 0,
+                     dilation: IntOrPair = 1) -> np.ndarray:
     """Depthwise convolution: each channel convolved with its own filter(s), no mixing.
 
-    ``weight`` has shape ``(C * m, 1, kh, kw)`` for a depth multiplier ``m``: output
+    ``weight`` has shape ``(M * m, 1, kh, kw)`` for a depth multiplier ``m``: output
     channel ``c*m + j`` is input channel ``c`` convolved with filter ``c*m + j``. This is
-    ``conv2d(x, weight, groups=C)``; other arguments as in :func:`conv2d`.
+    ``conv2d(x, weight, groups=M)``; other arguments as in :func:`conv2d`.
     """
     return _depthwise_conv2d(x, weight, bias, stride, padding, dilation, "weight", "bias")
 
 
-def _depthwise_conv2d(
-    x: np.ndarray,
-    weight: np.ndarray,
-    bias: np.ndarray | None,
-    stride: IntOrPair,
-    padding: Padding,
-    dilation: IntOrPair,
-    weight_name: str,
-    bias_name: str,
-) -> np.ndarray:
+def _depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+                      stride: IntOrPair, padding: Padding, dilation: IntOrPair,
+                      weight_name: str, bias_name: str) -> np.ndarray:
     """:func:`depthwise_conv2d`, naming its weight and bias as the caller calls them."""
-    x = check_array(x, "x", ndim=(3, 4))
+    x = check_array(x, "x", ndim=(3, 4), empty_batch=True)
     weight = check_array(weight, weight_name, ndim=4)
     channels = x.shape[-3]
     if weight.shape[1] != 1 or weight.shape[0] % channels:
         raise ValueError(
-            f"{weight_name} must have shape (C * depth_multiplier, 1, kh, kw) with C={channels} "
+            f"{weight_name} must have shape (M * depth_multiplier, 1, kh, kw) with M={channels} "
             f"(the channels of x), got {weight.shape}"
         )
     args = _parse_conv_args(x, weight, bias, stride, padding, dilation, channels,
@@ -357,7 +282,7 @@ def _depthwise_conv2d(
         out = _depthwise_flat_shifts(args.x, filters, args)
     else:
         out = _depthwise_shifts(args.x, filters, args)
-    return _finish(out, args)
+    return _bias_and_shape(out, args)
 
 
 def _depthwise_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np.ndarray:
@@ -366,7 +291,7 @@ def _depthwise_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np
     multiplier, kernel_h, kernel_w = filters.shape[1:]
     (stride_h, stride_w), (dilation_h, dilation_w) = args.stride, args.dilation
     out_h, out_w = args.out_size
-    padded = _zero_pad(x, args.padding)[:, :, np.newaxis]  # (N, C, 1, Hp, Wp)
+    padded = _zero_pad(x, args.padding)[:, :, np.newaxis]  # (B, M, 1, Hp, Wp)
     out = np.zeros((n_images, channels, multiplier, out_h, out_w), dtype=x.dtype)
     for i in range(kernel_h):
         for k in range(kernel_w):
@@ -416,25 +341,17 @@ def _depthwise_flat_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) 
     return np.ascontiguousarray(out)
 
 
-def pointwise_conv2d(
-    x: np.ndarray,
-    weight: np.ndarray,
-    bias: np.ndarray | None = None,
-) -> np.ndarray:
+def pointwise_conv2d(x: np.ndarray, weight: np.ndarray,
+                     bias: np.ndarray | None = None) -> np.ndarray:
     """Pointwise (1x1) convolution: the same linear map of the channels at every pixel.
 
-    ``weight`` has shape ``(out_channels, C)`` or ``(out_channels, C, 1, 1)``.
+    ``weight`` has shape ``(N, M)`` or ``(N, M, 1, 1)``.
     """
     return _pointwise_conv2d(x, weight, bias, "weight", "bias")
 
 
-def _pointwise_conv2d(
-    x: np.ndarray,
-    weight: np.ndarray,
-    bias: np.ndarray | None,
-    weight_name: str,
-    bias_name: str,
-) -> np.ndarray:
+def _pointwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+                      weight_name: str, bias_name: str) -> np.ndarray:
     """:func:`pointwise_conv2d`, naming its weight and bias as the caller calls them."""
     weight = check_array(weight, weight_name, ndim=(2, 4))
     if weight.ndim == 4 and weight.shape[2:] != (1, 1):
@@ -448,23 +365,17 @@ def _pointwise_conv2d(
     n_images, channels, height, width = args.x.shape
     # (out, C) @ (N, C, pixels): a matrix product mixing the channels of every pixel.
     out = args.weight[:, :, 0, 0] @ args.x.reshape(n_images, channels, height * width)
-    return _finish(out.reshape(n_images, -1, height, width), args)
+    return _bias_and_shape(out.reshape(n_images, args.weight.shape[0], height, width), args)
 
 
-def separable_conv2d(
-    x: np.ndarray,
-    depthwise_weight: np.ndarray,
-    pointwise_weight: np.ndarray,
-    depthwise_bias: np.ndarray | None = None,
-    pointwise_bias: np.ndarray | None = None,
-    stride: IntOrPair = 1,
-    padding: Padding = 0,
-    dilation: IntOrPair = 1,
-) -> np.ndarray:
+def separable_conv2d(x: np.ndarray, depthwise_weight: np.ndarray,
+                     pointwise_weight: np.ndarray, depthwise_bias: np.ndarray | None = None,
+                     pointwise_bias: np.ndarray | None = None, stride: IntOrPair = 1,
+                     padding: Padding = 0, dilation: IntOrPair = 1) -> np.ndarray:
     """Depthwise separable convolution: :func:`depthwise_conv2d`, then :func:`pointwise_conv2d`.
 
-    ``depthwise_weight`` is ``(C * m, 1, kh, kw)``; ``pointwise_weight`` is
-    ``(out_channels, C * m)`` or ``(out_channels, C * m, 1, 1)``. ``stride``,
+    ``depthwise_weight`` is ``(M * m, 1, kh, kw)``; ``pointwise_weight`` is
+    ``(N, M * m)`` or ``(N, M * m, 1, 1)``. ``stride``,
     ``padding`` and ``dilation`` apply to the depthwise step.
     """
     depthwise_weight = check_array(depthwise_weight, "depthwise_weight", ndim=4)

@@ -75,19 +75,27 @@ class PaperTable:
         raise KeyError(f"{self.table} has no row {label!r}; rows are {labels}")
 
 
-_HOWARD = "Howard et al. (2017)"
-_KEY = "howard2017mobilenets"
+def _mobilenet(table: str, caption: str, columns: tuple[str, ...],
+               rows: tuple[tuple[Any, ...], ...], note: str = "") -> PaperTable:
+    """A table of Howard et al. (2017), the MobileNet paper."""
+    return PaperTable("howard2017mobilenets", "Howard et al. (2017)", table, caption, columns,
+                      rows, note)
+
+
+def _results(table: str, caption: str, first_column: str,
+             *rows: tuple[Any, ...]) -> PaperTable:
+    """One of Tables 4 to 7: a model per row, then its accuracy and costs."""
+    columns = (first_column, "ImageNet accuracy %", "million mult-adds", "million parameters")
+    return _mobilenet(table, caption, columns, rows)
 
 #: Table 1 of Howard et al. (2017), "MobileNet Body Architecture", as printed.
 #: Columns: type/stride, filter shape, input size, and how many times the row
 #: repeats (the paper brackets the two ``14 x 14 x 512`` rows with "5x").
-MOBILENET_TABLE1_BODY = PaperTable(
-    bibkey=_KEY,
-    citation=_HOWARD,
-    table="Table 1",
-    caption="MobileNet Body Architecture",
-    columns=("type / stride", "filter shape", "input size", "repeat"),
-    rows=(
+MOBILENET_TABLE1_BODY = _mobilenet(
+    "Table 1",
+    "MobileNet Body Architecture",
+    ("type / stride", "filter shape", "input size", "repeat"),
+    (
         ("Conv / s2", "3 × 3 × 3 × 32", "224 × 224 × 3", 1),
         ("Conv dw / s1", "3 × 3 × 32 dw", "112 × 112 × 32", 1),
         ("Conv / s1", "1 × 1 × 32 × 64", "112 × 112 × 32", 1),
@@ -111,7 +119,7 @@ MOBILENET_TABLE1_BODY = PaperTable(
         ("FC / s1", "1024 × 1000", "1 × 1 × 1024", 1),
         ("Softmax / s1", "Classifier", "1 × 1 × 1000", 1),
     ),
-    note=(
+    (
         "The second-to-last depthwise row is printed with stride 2, but the next "
         "row's input is still 7 × 7 × 1024 and the average pool is 7 × 7, so it "
         "must have stride 1 (as in the released TF-Slim model)."
@@ -119,19 +127,17 @@ MOBILENET_TABLE1_BODY = PaperTable(
 )
 
 #: Table 2 of Howard et al. (2017), "Resource Per Layer Type", percentages.
-MOBILENET_TABLE2_RESOURCES = PaperTable(
-    bibkey=_KEY,
-    citation=_HOWARD,
-    table="Table 2",
-    caption="Resource Per Layer Type",
-    columns=("type", "mult-adds %", "parameters %"),
-    rows=(
+MOBILENET_TABLE2_RESOURCES = _mobilenet(
+    "Table 2",
+    "Resource Per Layer Type",
+    ("type", "mult-adds %", "parameters %"),
+    (
         ("Conv 1 × 1", 94.86, 74.59),
         ("Conv DW 3 × 3", 3.06, 1.06),
         ("Conv 3 × 3", 1.19, 0.02),
         ("Fully Connected", 0.18, 24.33),
     ),
-    note=(
+    (
         "The mult-adds column sums to 99.29 %, not 100 %: the first layer's share "
         "is 1.91 % when computed, so 1.19 looks like two transposed digits."
     ),
@@ -139,14 +145,12 @@ MOBILENET_TABLE2_RESOURCES = PaperTable(
 
 #: Table 3 of Howard et al. (2017): one 14 x 14 x 512 -> 512 layer, 3 x 3 kernel,
 #: shrunk step by step (each row adds to the previous one). Millions.
-MOBILENET_TABLE3_LAYER = PaperTable(
-    bibkey=_KEY,
-    citation=_HOWARD,
-    table="Table 3",
-    caption="Resource usage for modifications to standard convolution "
+MOBILENET_TABLE3_LAYER = _mobilenet(
+    "Table 3",
+    "Resource usage for modifications to standard convolution "
             "(D_K = 3, M = 512, N = 512, D_F = 14)",
-    columns=("layer / modification", "million mult-adds", "million parameters"),
-    rows=(
+    ("layer / modification", "million mult-adds", "million parameters"),
+    (
         ("Convolution", 462.0, 2.36),
         ("Depthwise Separable Conv", 52.3, 0.27),
         ("α = 0.75", 29.6, 0.15),
@@ -155,61 +159,36 @@ MOBILENET_TABLE3_LAYER = PaperTable(
 )
 
 #: Table 4 of Howard et al. (2017), "Depthwise Separable vs Full Convolution MobileNet".
-MOBILENET_TABLE4_CONV_VS_SEPARABLE = PaperTable(
-    bibkey=_KEY,
-    citation=_HOWARD,
-    table="Table 4",
-    caption="Depthwise Separable vs Full Convolution MobileNet",
-    columns=("model", "ImageNet accuracy %", "million mult-adds", "million parameters"),
-    rows=(
-        ("Conv MobileNet", 71.7, 4866.0, 29.3),
-        ("MobileNet", 70.6, 569.0, 4.2),
-    ),
+MOBILENET_TABLE4_CONV_VS_SEPARABLE = _results(
+    "Table 4", "Depthwise Separable vs Full Convolution MobileNet", "model",
+    ("Conv MobileNet", 71.7, 4866.0, 29.3),
+    ("MobileNet", 70.6, 569.0, 4.2),
 )
 
 #: Table 5 of Howard et al. (2017), "Narrow vs Shallow MobileNet": the shallow
 #: model drops the five separable layers at 14 x 14 x 512 of Table 1.
-MOBILENET_TABLE5_SHALLOW = PaperTable(
-    bibkey=_KEY,
-    citation=_HOWARD,
-    table="Table 5",
-    caption="Narrow vs Shallow MobileNet",
-    columns=("model", "ImageNet accuracy %", "million mult-adds", "million parameters"),
-    rows=(
-        ("0.75 MobileNet", 68.4, 325.0, 2.6),
-        ("Shallow MobileNet", 65.3, 307.0, 2.9),
-    ),
+MOBILENET_TABLE5_SHALLOW = _results(
+    "Table 5", "Narrow vs Shallow MobileNet", "model",
+    ("0.75 MobileNet", 68.4, 325.0, 2.6),
+    ("Shallow MobileNet", 65.3, 307.0, 2.9),
 )
 
 #: Table 6 of Howard et al. (2017), "MobileNet Width Multiplier" (224 x 224 input).
-MOBILENET_TABLE6_WIDTH = PaperTable(
-    bibkey=_KEY,
-    citation=_HOWARD,
-    table="Table 6",
-    caption="MobileNet Width Multiplier",
-    columns=("width multiplier", "ImageNet accuracy %", "million mult-adds",
-             "million parameters"),
-    rows=(
-        (1.0, 70.6, 569.0, 4.2),
-        (0.75, 68.4, 325.0, 2.6),
-        (0.5, 63.7, 149.0, 1.3),
-        (0.25, 50.6, 41.0, 0.5),
-    ),
+MOBILENET_TABLE6_WIDTH = _results(
+    "Table 6", "MobileNet Width Multiplier", "width multiplier",
+    (1.0, 70.6, 569.0, 4.2),
+    (0.75, 68.4, 325.0, 2.6),
+    (0.5, 63.7, 149.0, 1.3),
+    (0.25, 50.6, 41.0, 0.5),
 )
 
 #: Table 7 of Howard et al. (2017), "MobileNet Resolution" (width multiplier 1.0).
-MOBILENET_TABLE7_RESOLUTION = PaperTable(
-    bibkey=_KEY,
-    citation=_HOWARD,
-    table="Table 7",
-    caption="MobileNet Resolution",
-    columns=("resolution", "ImageNet accuracy %", "million mult-adds", "million parameters"),
-    rows=(
-        (224, 70.6, 569.0, 4.2),
-        (192, 69.1, 418.0, 4.2),
-        (160, 67.2, 290.0, 4.2),
-        (128, 64.4, 186.0, 4.2),
-    ),
+MOBILENET_TABLE7_RESOLUTION = _results(
+    "Table 7", "MobileNet Resolution", "resolution",
+    (224, 70.6, 569.0, 4.2),
+    (192, 69.1, 418.0, 4.2),
+    (160, 67.2, 290.0, 4.2),
+    (128, 64.4, 186.0, 4.2),
 )
 
 ALL_TABLES: tuple[PaperTable, ...] = (

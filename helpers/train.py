@@ -3,50 +3,47 @@
 :func:`train` trains a classifier with cross-entropy and Adam (or SGD), in
 full-batch or fixed-size mini-batches whose order comes from a seeded
 ``torch.Generator``, and records per-epoch loss and accuracy on the training
-and validation sets in a :class:`History`. :func:`evaluate` measures one set.
-:func:`run_seeds` trains one fresh model per seed and returns a
-:class:`RunResult` per seed; :func:`mean_and_spread` summarises a list of numbers.
+and validation sets in a :class:`History`. :func:`evaluate` measures one set;
+:func:`mean_and_spread` summarises a list of numbers (one per seed).
 
 Training runs in float64 by default (``dtype=torch.float64``; the model is
-converted in place) and on one CPU thread (``torch.set_num_threads(1)`` inside
-the loop, restored afterwards). float32 training is chaotic: a last-bit
-difference between two CPUs' kernels (AVX-512 against AVX2, say) grows over the
-steps into a visibly different model. In float64 those differences stay near
-1e-15 and do not grow enough to reach the rounded numbers the book prints: the
-test suite trains the same seed under different kernel settings and compares
-(``tests/test_train.py``), and ``make test`` re-runs every notebook with another
-CPU's kernels. Same seed, same pinned versions: the same printed numbers.
+converted in place) and on one CPU thread (:func:`helpers.threads.fixed_threads`).
+float32 training is chaotic: a last-bit difference between two CPUs' kernels
+(AVX-512 against AVX2, say) grows over the steps into a visibly different
+model. In float64 those differences stay near 1e-15 and do not grow enough to
+reach the rounded numbers the book prints: the test suite trains the same seed
+under different kernel settings and compares (``tests/test_train.py``), and
+``make test`` re-runs every notebook with another CPU's kernels. Same seed,
+same pinned versions: the same printed numbers.
 
 Usage::
 
-    from helpers.digits import load_digits_split, make_cnn
-    from helpers.train import evaluate, run_seeds, train
+    from helpers.digits import load_digits_split
+    from helpers.cnn import make_cnn
+    from helpers.train import evaluate, train
 
     data = load_digits_split()
     model = make_cnn("normal", width=8, seed=0)
     history = train(model, data.train, data.val, epochs=20, seed=0)
     print(history.val_acc[-1], history.gap())
     test_loss, test_acc = evaluate(model, data.test)
-
-    results = run_seeds(lambda seed: make_cnn("separable", 8, seed=seed),
-                        data.train, data.val, data.test, seeds=(0, 1, 2), epochs=20)
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import statistics
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._validate import check_int, check_positive_int
-from helpers.cost import count_parameters
+from helpers._validate import _describe, check_int, check_number, check_positive_int
 from helpers.digits import Split
+from helpers.threads import fixed_threads
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
@@ -86,28 +83,6 @@ class History:
         return self.val_loss[epoch] - self.train_loss[epoch]
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """One seed's run: its parameter count, history and final test metrics."""
-
-    seed: int
-    params: int
-    history: History
-    test_loss: float | None = None
-    test_acc: float | None = None
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run the block with one PyTorch thread, restoring the previous setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _check_model(model: object) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -144,7 +119,7 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 2048) -> tuple[flo
     model.eval()
     dtype = _model_dtype(model)
     total_loss, correct = 0.0, 0
-    with single_thread(), torch.no_grad():
+    with fixed_threads(1), torch.no_grad():
         for start in range(0, len(data), batch_size):
             x, y = data.x[start:start + batch_size], data.y[start:start + batch_size]
             logits = model(x.to(dtype))
@@ -186,12 +161,8 @@ def train(model: nn.Module, train_data: Split, val_data: Split | None = None, *,
         batch_size = check_positive_int(batch_size, "batch_size")
     seed = check_int(seed, "seed", minimum=0)
     eval_every = check_positive_int(eval_every, "eval_every")
-    for name, value in (("lr", lr), ("weight_decay", weight_decay)):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"{name} must be a number, got {value!r}")
-        if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
-            raise ValueError(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}"
-                             f", got {value!r}")
+    lr = check_number(lr, "lr", low=0, low_open=True)
+    weight_decay = check_number(weight_decay, "weight_decay", low=0)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if schedule not in SCHEDULES:
@@ -214,7 +185,7 @@ def train(model: nn.Module, train_data: Split, val_data: Split | None = None, *,
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
                  if schedule == "cosine" else None)
     history = History()
-    with single_thread():
+    with fixed_threads(1):
         for epoch in range(1, epochs + 1):
             model.train()
             order = torch.randperm(n, generator=generator) if batch_size is not None else None
@@ -243,35 +214,11 @@ def train(model: nn.Module, train_data: Split, val_data: Split | None = None, *,
     return history
 
 
-def run_seeds(factory: Callable[[int], nn.Module], train_data: Split,
-              val_data: Split | None = None, test_data: Split | None = None, *,
-              seeds: Sequence[int] = (0, 1, 2), **train_kwargs: object) -> list[RunResult]:
-    """Train ``factory(seed)`` once per seed and return one :class:`RunResult` each.
-
-    The seed sets both the model's initial weights (through ``factory``) and the
-    mini-batch order (through :func:`train`). ``train_kwargs`` go to :func:`train`.
-    """
-    if not callable(factory):
-        raise TypeError(f"factory must be a function seed -> model, got {type(factory).__name__}")
-    if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence) or not seeds:
-        raise ValueError(f"seeds must be a non-empty sequence of ints, got {seeds!r}")
-    seeds = [check_int(s, "seeds[i]", minimum=0) for s in seeds]
-    if "seed" in train_kwargs:
-        raise TypeError("pass seeds=..., not seed=...: run_seeds sets each run's seed")
-    if test_data is not None:
-        test_data = _check_split(test_data, "test_data")
-    results = []
-    for seed in seeds:
-        model = _check_model(factory(seed))
-        history = train(model, train_data, val_data, seed=seed, **train_kwargs)
-        test_loss, test_acc = evaluate(model, test_data) if test_data is not None else (None, None)
-        results.append(RunResult(seed, count_parameters(model), history, test_loss, test_acc))
-    return results
-
-
 def mean_and_spread(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation of ``values`` (spread 0 for one value)."""
-    values = [float(v) for v in values]
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise TypeError(f"values must be a sequence of numbers, got {_describe(values)}")
+    values = [check_number(v, f"values[{i}]") for i, v in enumerate(values)]
     if not values:
         raise ValueError("values must not be empty")
     spread = statistics.stdev(values) if len(values) > 1 else 0.0

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
 import pytest
 import torch
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
 from helpers.cost import (
+    KINDS,
     Cost,
     conv2d_macs,
     conv2d_params,
+    conv_cost,
     count_macs,
     count_macs_by_module,
     count_parameters,
@@ -21,16 +25,12 @@ from helpers.cost import (
     normal_conv_cost,
     pointwise_conv_cost,
     separable_conv_cost,
+    separable_conv_params,
     separable_cost_ratio,
 )
 from helpers.layers import DepthwiseConv2d, DepthwiseSeparableConv2d, PointwiseConv2d
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def examples(n: int) -> settings:
-    """At least ``n`` examples (more if the hypothesis profile asks for more)."""
-    return settings(max_examples=max(n, settings.default.max_examples))
 
 
 def output_size(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[int, int]:
@@ -165,6 +165,44 @@ def test_cost_adds_up():
     assert Cost(1, 2) + Cost(3, 4) == Cost(4, 6)
 
 
+def test_numpy_scalars_and_bools_are_accepted():
+    assert conv2d_params(np.int64(2), np.int32(3), np.int64(3), bias=np.True_) == 57
+    assert count_parameters(nn.Linear(2, 2), trainable_only=np.bool_(False)) == 6
+
+
+@settings(max_examples=30, deadline=None)
+@given(kind=st.sampled_from(KINDS), c=st.integers(1, 16), s=st.integers(1, 9),
+       k=st.sampled_from([1, 3, 5]))
+def test_conv_cost_of_each_kind_matches_real_layers(kind, c, s, k):
+    layers = {
+        "normal": nn.Conv2d(c, c, k, padding=k // 2, bias=False),
+        "depthwise": DepthwiseConv2d(c, k, bias=False),
+        "pointwise": PointwiseConv2d(c, c, bias=False),
+        "separable": DepthwiseSeparableConv2d(c, c, k, bias=False),
+    }
+    cost = conv_cost(kind, c, s, k)
+    assert cost.params == count_parameters(layers[kind])
+    assert cost.macs == count_macs(layers[kind], (1, c, s, s))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 8), st.integers(1, 8), st.integers(1, 5), st.integers(1, 4))
+def test_separable_conv_params_counts_real_layers(m, n, k, r):
+    layers = torch.nn.Sequential(torch.nn.Conv2d(m, m * r, k, groups=m, bias=False),
+                                 torch.nn.Conv2d(m * r, n, 1, bias=False))
+    assert separable_conv_params(m, n, k, r) == sum(p.numel() for p in layers.parameters())
+    assert separable_conv_params(m, n, (k, k + 1), r) == (k * (k + 1) + n) * m * r
+
+
+@pytest.mark.parametrize("args, error", [
+    ((0, 2, 3, 1), ValueError), ((2, 2, 3, 0), ValueError), ((2, 2, (3, 3, 3), 1), TypeError),
+    ((2, 2.0, 3, 1), TypeError),
+])
+def test_separable_conv_params_validates(args, error):
+    with pytest.raises(error):
+        separable_conv_params(*args)
+
+
 @pytest.mark.parametrize(
     ("call", "error", "pattern"),
     [
@@ -188,8 +226,17 @@ def test_cost_adds_up():
         (lambda: count_macs(nn.Identity(), (1, 0, 8)), ValueError, r"input_shape entries must be"),
         (lambda: count_macs_by_module(None, (1, 3)), TypeError,
          r"module must be a torch.nn.Module"),
+        (lambda: conv2d_params(2, 3, 3, bias="no"), TypeError, r"bias must be True or False"),
+        (lambda: normal_conv_cost(2, 3, 3, 4, bias=1), TypeError, r"bias must be True or False"),
+        (lambda: count_parameters(nn.Identity(), trainable_only="no"), TypeError,
+         r"trainable_only must be True or False"),
+        (lambda: count_macs(nn.Conv2d(3, 4, 3), (1, 2, 5)), ValueError,
+         r"module cannot run on an input of input_shape=\(1, 2, 5\): .*3 channels"),
+        (lambda: conv_cost("dense", 4, 4), ValueError, r"kind must be one of"),
+        (lambda: conv_cost("normal", 4, 0), ValueError, r"output_size must be"),
     ],
 )
 def test_bad_arguments(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+

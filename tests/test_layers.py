@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from conftest import examples
+from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
@@ -16,11 +17,6 @@ from helpers.layers import DepthwiseConv2d, DepthwiseSeparableConv2d, PointwiseC
 from helpers.numpy_conv import depthwise_conv2d, pointwise_conv2d, separable_conv2d
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def examples(n: int) -> settings:
-    """At least ``n`` examples (more if the hypothesis profile asks for more)."""
-    return settings(max_examples=max(n, settings.default.max_examples))
 
 
 def numpy_of(tensor: torch.Tensor | None) -> np.ndarray | None:
@@ -203,6 +199,38 @@ def test_activation_without_norm():
     assert run(layer, torch.randn(1, 2, 5, 5)).min() >= 0
 
 
+def test_one_module_returned_for_both_steps_runs_twice():
+    """A factory may hand out one shared module (``lambda: relu``); both steps still run it."""
+    relu = nn.ReLU()
+    layer = DepthwiseSeparableConv2d(3, 4, activation=lambda: relu)
+    assert layer.depthwise_act is layer.pointwise_act
+    x = torch.randn(2, 3, 6, 6)
+    out = run(layer, x)
+    assert out.min() >= 0
+    with torch.no_grad():
+        expected = torch.relu(layer.pointwise(torch.relu(layer.depthwise(x))))
+    torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("norm", [None, nn.BatchNorm2d])
+def test_unbatched_input_like_nn_conv2d(norm):
+    torch.manual_seed(0)
+    for layer in (DepthwiseConv2d(3, depth_multiplier=2), PointwiseConv2d(3, 5),
+                  DepthwiseSeparableConv2d(3, 5, stride=2, norm_layer=norm, activation=nn.ReLU)):
+        layer.eval()
+        x = torch.randn(3, 7, 6)
+        out = run(layer, x)
+        torch.testing.assert_close(out, run(layer, x[None])[0])
+        assert out.ndim == 3
+
+
+def test_an_empty_batch_gives_an_empty_output():
+    layer = DepthwiseSeparableConv2d(3, 5, norm_layer=nn.BatchNorm2d, activation=nn.ReLU).eval()
+    for module in (layer, DepthwiseConv2d(3), PointwiseConv2d(3, 5)):
+        out = run(module, torch.zeros(0, 3, 6, 6))
+        assert out.shape[0] == 0 and out.shape[2:] == (6, 6)
+
+
 def test_repr_says_what_the_layer_is():
     text = repr(DepthwiseSeparableConv2d(3, 8, stride=2, depth_multiplier=2,
                                          norm_layer=nn.BatchNorm2d))
@@ -228,10 +256,12 @@ def test_wrong_input_channels_or_dimensions(layer, name):
     message = rf"{name} expected input with 3 channels \(in_channels=3\), got 4"
     with pytest.raises(ValueError, match=message):
         layer(torch.zeros(1, 4, 5, 5))
-    with pytest.raises(ValueError, match=rf"{name} expected a 4-D input \(N, C, H, W\).*got a 3-D"):
-        layer(torch.zeros(3, 5, 5))
-    with pytest.raises(TypeError, match=rf"{name} expected a tensor \(N, C, H, W\), got list"):
+    with pytest.raises(ValueError, match=rf"{name} expected a 4-D input \(B, M, H, W\) or a 3-D"):
+        layer(torch.zeros(5, 5))
+    with pytest.raises(TypeError, match=rf"{name} expected a torch.Tensor .*got list"):
         layer([[[[0.0]]]])
+    with pytest.raises(TypeError, match=rf"{name} expected a torch.Tensor .*got ndarray"):
+        layer(np.zeros((1, 3, 5, 5), dtype=np.float32))
 
 
 @pytest.mark.parametrize(
@@ -254,7 +284,15 @@ def test_wrong_input_channels_or_dimensions(layer, name):
         (lambda: DepthwiseSeparableConv2d(3, 4, norm_layer=lambda channels: channels), TypeError,
          r"norm_layer must return an nn.Module, got int"),
         (lambda: DepthwiseSeparableConv2d(3, 4, activation="relu"), TypeError,
-         r"activation must be None or a callable returning an nn.Module"),
+         r"activation must be None or a factory such as nn.ReLU, got 'relu'"),
+        (lambda: DepthwiseSeparableConv2d(3, 4, activation=nn.ReLU()), TypeError,
+         r"activation must be a factory that makes a module, such as nn.ReLU, not a module "
+         r"instance \(ReLU\(...\)\)"),
+        (lambda: DepthwiseSeparableConv2d(3, 4, norm_layer=nn.BatchNorm2d(4)), TypeError,
+         r"norm_layer must be a factory .* such as nn.BatchNorm2d, not a module instance"),
+        (lambda: DepthwiseSeparableConv2d(3, 4, bias="no"), TypeError,
+         r"bias must be True or False"),
+        (lambda: PointwiseConv2d(3, 4, bias=1), TypeError, r"bias must be True or False"),
     ],
 )
 def test_bad_constructor_arguments(make, error, pattern):

@@ -13,14 +13,13 @@ from hypothesis import strategies as st
 from helpers.lowrank import (
     approximation_errors,
     channel_singular_values,
-    dense_to_separable,
     kernel_singular_values,
+    normal_to_separable,
     rank1_error,
     rank1_factors,
     replace_with_separable,
     separable_from_conv,
-    separable_params,
-    separable_to_dense,
+    separable_to_normal,
 )
 
 FAST = settings(max_examples=40, deadline=None)
@@ -38,7 +37,7 @@ def random_kernel(shape, seed):
 
 
 # --------------------------------------------------------------------------
-# separable_to_dense
+# separable_to_normal
 # --------------------------------------------------------------------------
 
 
@@ -52,7 +51,7 @@ def test_dense_conv_equals_depthwise_then_pointwise(m, mult, n, kh, kw, spd, see
     d = torch.randn(m * mult, 1, kh, kw, generator=gen, dtype=torch.float64)
     p = torch.randn(n, m * mult, 1, 1, generator=gen, dtype=torch.float64)
     x = torch.randn(2, m, 7, 6, generator=gen, dtype=torch.float64)
-    w = separable_to_dense(d, p, depth_multiplier=mult)
+    w = separable_to_normal(d, p, depth_multiplier=mult)
     assert isinstance(w, torch.Tensor) and w.shape == (n, m, kh, kw)
     kwargs = {"padding": padding, "stride": stride, "dilation": dilation}
     separable = F.conv2d(F.conv2d(x, d, groups=m, **kwargs), p)
@@ -66,7 +65,7 @@ def test_separable_to_dense_matches_the_formula_and_accepts_2d_pointwise(m, mult
     rng = np.random.default_rng(seed)
     d = rng.standard_normal((m * mult, 1, 3, 2))
     p = rng.standard_normal((n, m * mult))
-    w = separable_to_dense(d, p, depth_multiplier=mult)
+    w = separable_to_normal(d, p, depth_multiplier=mult)
     assert isinstance(w, np.ndarray) and w.dtype == np.float64
     want = np.zeros((n, m, 3, 2))
     for o in range(n):
@@ -74,15 +73,15 @@ def test_separable_to_dense_matches_the_formula_and_accepts_2d_pointwise(m, mult
             for j in range(mult):
                 want[o, i] += p[o, i * mult + j] * d[i * mult + j, 0]
     np.testing.assert_allclose(w, want, atol=1e-12)
-    np.testing.assert_allclose(separable_to_dense(d, p[:, :, None, None],
+    np.testing.assert_allclose(separable_to_normal(d, p[:, :, None, None],
                                                   depth_multiplier=mult), want, atol=1e-12)
 
 
 def test_separable_to_dense_keeps_kind_and_dtype():
     d32 = np.ones((2, 1, 3, 3), dtype=np.float32)
     p32 = np.ones((4, 2), dtype=np.float32)
-    assert separable_to_dense(d32, p32).dtype == np.float32
-    t = separable_to_dense(torch.ones(2, 1, 3, 3), torch.ones(4, 2, 1, 1))
+    assert separable_to_normal(d32, p32).dtype == np.float32
+    t = separable_to_normal(torch.ones(2, 1, 3, 3), torch.ones(4, 2, 1, 1))
     assert isinstance(t, torch.Tensor) and t.dtype == torch.float32
     torch.testing.assert_close(t, torch.ones(4, 2, 3, 3))
 
@@ -99,18 +98,18 @@ def test_separable_to_dense_keeps_kind_and_dtype():
 ])
 def test_separable_to_dense_validates(d_shape, p_shape, mult, error, match):
     with pytest.raises(error, match=match):
-        separable_to_dense(np.ones(d_shape), np.ones(p_shape), depth_multiplier=mult)
+        separable_to_normal(np.ones(d_shape), np.ones(p_shape), depth_multiplier=mult)
 
 
 def test_separable_to_dense_refuses_lists_and_strings():
     with pytest.raises(TypeError, match="depthwise_weight must be a NumPy array or a torch"):
-        separable_to_dense([[[[1.0]]]], np.ones((1, 1)))
+        separable_to_normal([[[[1.0]]]], np.ones((1, 1)))
     with pytest.raises(TypeError, match="pointwise_weight must hold real numbers"):
-        separable_to_dense(np.ones((1, 1, 1, 1)), np.array([["a"]]))
+        separable_to_normal(np.ones((1, 1, 1, 1)), np.array([["a"]]))
 
 
 # --------------------------------------------------------------------------
-# dense_to_separable and the approximation errors
+# normal_to_separable and the approximation errors
 # --------------------------------------------------------------------------
 
 
@@ -120,9 +119,9 @@ def test_round_trip_is_exact_at_full_rank(shape, extra, seed):
     w = random_kernel(shape, seed)
     n, _, kh, kw = shape
     r = min(n, kh * kw) + extra
-    d, p = dense_to_separable(w, depth_multiplier=r)
+    d, p = normal_to_separable(w, depth_multiplier=r)
     assert d.shape == (shape[1] * r, 1, kh, kw) and p.shape == (n, shape[1] * r, 1, 1)
-    np.testing.assert_allclose(separable_to_dense(d, p, depth_multiplier=r), w, atol=1e-10)
+    np.testing.assert_allclose(separable_to_normal(d, p, depth_multiplier=r), w, atol=1e-10)
     assert approximation_errors(w, [r])[0] == 0.0
 
 
@@ -138,8 +137,8 @@ def test_error_never_increases_with_rank_and_matches_discarded_singular_values(s
     s = channel_singular_values(w)
     assert s.shape == (shape[1], q)
     for r, error in zip(ranks, errors, strict=True):
-        d, p = dense_to_separable(w, r)
-        rebuilt = separable_to_dense(d, p, depth_multiplier=r)
+        d, p = normal_to_separable(w, r)
+        rebuilt = separable_to_normal(d, p, depth_multiplier=r)
         measured = np.linalg.norm(w - rebuilt) / np.linalg.norm(w)
         discarded = np.sqrt((s[:, r:] ** 2).sum()) / np.linalg.norm(w)
         assert measured == pytest.approx(error, abs=1e-9)
@@ -154,16 +153,16 @@ def test_svd_beats_other_separable_kernels(n, m, seed):
     w = rng.standard_normal((n, m, 3, 3))
     r = 1
     best = approximation_errors(w, [r])[0] * np.linalg.norm(w)
-    d, p = dense_to_separable(w, r)
+    d, p = normal_to_separable(w, r)
     for _ in range(5):
         d2 = d + 0.1 * rng.standard_normal(d.shape)
         p2 = p + 0.1 * rng.standard_normal(p.shape)
-        assert np.linalg.norm(w - separable_to_dense(d2, p2, depth_multiplier=r)) >= best - 1e-9
+        assert np.linalg.norm(w - separable_to_normal(d2, p2, depth_multiplier=r)) >= best - 1e-9
 
 
 def test_depthwise_filters_are_orthonormal_per_channel():
     w = random_kernel((6, 2, 3, 3), 1)
-    d, _ = dense_to_separable(w, 3)
+    d, _ = normal_to_separable(w, 3)
     for i in range(2):
         filters = d[3 * i:3 * i + 3, 0].reshape(3, 9)
         np.testing.assert_allclose(filters @ filters.T, np.eye(3), atol=1e-12)
@@ -172,15 +171,15 @@ def test_depthwise_filters_are_orthonormal_per_channel():
 def test_rank_one_kernel_is_recovered_at_rank_one():
     d = random_kernel((3, 1, 3, 3), 2)
     p = random_kernel((5, 3), 3)
-    w = separable_to_dense(d, p)
+    w = separable_to_normal(d, p)
     assert approximation_errors(w, [1])[0] == pytest.approx(0.0, abs=1e-7)
-    d1, p1 = dense_to_separable(w, 1)
-    np.testing.assert_allclose(separable_to_dense(d1, p1), w, atol=1e-12)
+    d1, p1 = normal_to_separable(w, 1)
+    np.testing.assert_allclose(separable_to_normal(d1, p1), w, atol=1e-12)
 
 
 def test_dense_to_separable_keeps_torch_kind():
     w = torch.randn(4, 3, 3, 3)
-    d, p = dense_to_separable(w, 2)
+    d, p = normal_to_separable(w, 2)
     assert isinstance(d, torch.Tensor) and d.dtype == torch.float32 and d.shape == (6, 1, 3, 3)
     assert p.shape == (4, 6, 1, 1)
 
@@ -201,7 +200,7 @@ def test_errors_of_zero_kernel_and_defaults():
 ])
 def test_dense_to_separable_validates(weight, r, error, match):
     with pytest.raises(error, match=match):
-        dense_to_separable(weight, r)
+        normal_to_separable(weight, r)
 
 
 @pytest.mark.parametrize("ranks, error, match", [
@@ -215,27 +214,32 @@ def test_approximation_errors_validates(ranks, error, match):
         approximation_errors(np.ones((2, 2, 3, 3)), ranks)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_kernels_are_refused_by_name(bad):
+    weight = np.ones((2, 2, 3, 3))
+    weight[1, 0, 2, 2] = bad
+    for call in (lambda: normal_to_separable(weight, 1), lambda: approximation_errors(weight),
+                 lambda: channel_singular_values(torch.from_numpy(weight))):
+        with pytest.raises(ValueError, match="weight must hold finite numbers"):
+            call()
+    for fn in (rank1_factors, rank1_error, kernel_singular_values):
+        with pytest.raises(ValueError, match="kernel must hold finite numbers"):
+            fn(weight[1, 0])
+    with pytest.raises(ValueError, match="depthwise_weight must hold finite"):
+        separable_to_normal(weight[:, :1], np.ones((3, 2)))
+
+
+def test_depth_multiplier_is_positional_or_keyword_in_both_directions():
+    w = np.random.default_rng(0).standard_normal((4, 2, 3, 3))
+    d, p = normal_to_separable(w, 2)
+    np.testing.assert_array_equal(separable_to_normal(d, p, 2),
+                                  separable_to_normal(d, p, depth_multiplier=2))
+    assert [a.shape for a in normal_to_separable(w, depth_multiplier=2)] == [d.shape, p.shape]
+
+
 # --------------------------------------------------------------------------
 # Parameter cost and layer replacement
 # --------------------------------------------------------------------------
-
-
-@FAST
-@given(st.integers(1, 8), st.integers(1, 8), st.integers(1, 5), st.integers(1, 4))
-def test_separable_params_counts_real_layers(m, n, k, r):
-    layers = torch.nn.Sequential(torch.nn.Conv2d(m, m * r, k, groups=m, bias=False),
-                                 torch.nn.Conv2d(m * r, n, 1, bias=False))
-    assert separable_params(m, n, k, r) == sum(p.numel() for p in layers.parameters())
-    assert separable_params(m, n, (k, k + 1), r) == (k * (k + 1) + n) * m * r
-
-
-@pytest.mark.parametrize("args, error", [
-    ((0, 2, 3, 1), ValueError), ((2, 2, 3, 0), ValueError), ((2, 2, (3, 3, 3), 1), TypeError),
-    ((2, 2.0, 3, 1), TypeError),
-])
-def test_separable_params_validates(args, error):
-    with pytest.raises(error):
-        separable_params(*args)
 
 
 @FAST
@@ -257,7 +261,7 @@ def test_separable_from_conv_error_matches_kernel_error():
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(3, 8, 3, bias=False)
     replacement = separable_from_conv(conv, 2)
-    rebuilt = separable_to_dense(replacement[0].weight, replacement[1].weight,
+    rebuilt = separable_to_normal(replacement[0].weight, replacement[1].weight,
                                  depth_multiplier=2)
     weight = conv.weight.detach()
     error = float((rebuilt - weight).norm() / weight.norm())

@@ -3,6 +3,7 @@ structure and argument checks."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from helpers.cost import conv2d_macs, conv2d_params, count_macs, count_parameters
+from helpers.geometry import kernel_span
 from helpers.layers import DepthwiseSeparableConv2d
 from helpers.models import (
     MOBILENET_V1_BODY,
@@ -20,7 +22,6 @@ from helpers.models import (
     atrous_separable_conv2d,
     mobilenet_v1,
     mobilenet_v1_table,
-    receptive_field_size,
     scaled_channels,
 )
 from helpers.paper_tables import table1_layers
@@ -125,6 +126,18 @@ def test_table_from_model_matches_paper_except_stride_typo(mobilenet):
     assert ours[25][0] == "Conv dw / s1" and paper[25][0] == "Conv dw / s2"
 
 
+def test_table_of_a_double_precision_model():
+    model = mobilenet_v1(0.25, num_classes=5).double()
+    rows = mobilenet_v1_table(model, resolution=64)
+    assert rows == mobilenet_v1_table(mobilenet_v1(0.25, num_classes=5), resolution=64)
+
+
+def test_numpy_scalar_arguments():
+    a = mobilenet_v1(np.float32(0.5), num_classes=np.int64(10), separable=np.bool_(True))
+    assert count_parameters(a) == count_parameters(mobilenet_v1(0.5, num_classes=10))
+    assert scaled_channels(np.int64(64), np.float64(0.5), np.int64(8)) == 32
+
+
 def test_table_rows_and_mode_restored():
     model = mobilenet_v1(0.5, num_classes=7).train()
     rows = mobilenet_v1_table(model, resolution=96)
@@ -183,8 +196,10 @@ def test_mobilenet_validates_arguments(bad, error):
 
 
 def test_mobilenet_rejects_wrong_input():
-    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
         mobilenet_v1(0.25)(torch.zeros(1, 1, 32, 32))
+    with pytest.raises(TypeError, match=r"torch.Tensor.*got ndarray.*torch.from_numpy"):
+        mobilenet_v1(0.25)(np.zeros((1, 3, 32, 32), dtype=np.float32))
     with pytest.raises(TypeError, match="model"):
         mobilenet_v1_table("mobilenet")
     with pytest.raises(ValueError, match="resolution"):
@@ -309,19 +324,16 @@ def test_atrous_separable_keeps_size_and_parameters(dilation):
 
 
 def test_atrous_receptive_field_by_impulse():
-    # One output sees exactly receptive_field_size input positions per axis.
+    # One output sees exactly kernel_span input positions per axis.
     for dilation in (1, 2, 4):
         conv = atrous_separable_conv2d(1, 1, dilation=dilation).eval()
         x = torch.zeros(1, 1, 21, 21, requires_grad=True)
         conv.depthwise.conv(x)[0, 0, 10, 10].backward()
         rows = torch.nonzero(x.grad[0, 0].abs().sum(1)).flatten()
-        assert int(rows.max() - rows.min()) + 1 == receptive_field_size(3, dilation)
+        assert int(rows.max() - rows.min()) + 1 == kernel_span(3, dilation)
 
 
-def test_receptive_field_size_and_validation():
-    assert [receptive_field_size(3, d) for d in (1, 2, 4, 6, 12, 18)] == [3, 5, 9, 13, 25, 37]
-    with pytest.raises(ValueError, match="dilation"):
-        receptive_field_size(3, 0)
+def test_atrous_validates():
     with pytest.raises(ValueError, match="kernel_size"):
         atrous_separable_conv2d(4, 4, dilation=2, kernel_size=4)
     with pytest.raises(TypeError, match="dilation"):

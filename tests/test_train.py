@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from helpers.digits import DigitsData, load_digits_split, make_cnn, subsample
-from helpers.train import (
-    History,
-    RunResult,
-    evaluate,
-    mean_and_spread,
-    run_seeds,
-    single_thread,
-    train,
-)
+from helpers.cnn import make_cnn
+from helpers.digits import DigitsData, load_digits_split, subsample
+from helpers.threads import fixed_threads
+from helpers.train import History, evaluate, mean_and_spread, train
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +82,6 @@ def test_results_do_not_depend_on_the_thread_setting(data, small):
     assert histories[0] == histories[1]
 
 
-def test_single_thread_restores_on_error():
-    before = torch.get_num_threads()
-    with pytest.raises(RuntimeError), single_thread():
-        assert torch.get_num_threads() == 1
-        raise RuntimeError("boom")
-    assert torch.get_num_threads() == before
-
-
 def test_eval_every_records_only_some_epochs(data, small):
     model = make_cnn("normal", 4, seed=0)
     history = train(model, small, None, epochs=7, batch_size=64, eval_every=3)
@@ -125,16 +112,16 @@ def test_history_gaps():
     assert history.epochs == 2
 
 
-def test_run_seeds_returns_one_result_per_seed(data, small):
-    results = run_seeds(lambda seed: make_cnn("normal", 4, seed=seed), small, data.val,
-                        data.test, seeds=(0, 1), epochs=2, batch_size=64)
-    assert [r.seed for r in results] == [0, 1]
-    assert all(isinstance(r, RunResult) and r.params == results[0].params for r in results)
-    assert all(0 <= r.test_acc <= 1 and r.test_loss > 0 for r in results)
-    assert results[0].history != results[1].history
-    again = run_seeds(lambda seed: make_cnn("normal", 4, seed=seed), small, data.val,
-                      data.test, seeds=(1,), epochs=2, batch_size=64)
-    assert again[0] == results[1]
+def test_numpy_scalars_are_numbers(data, small):
+    """A learning rate computed with NumPy (np.float32) is a valid learning rate."""
+    runs = []
+    for lr, decay in ((0.01, 0.0), (np.float64(0.01), np.float32(0.0))):
+        model = make_cnn("normal", 2, seed=0)
+        runs.append(train(model, small, None, epochs=2, lr=lr, weight_decay=decay,
+                          batch_size=np.int64(64), seed=np.int64(0)))
+    assert runs[0] == runs[1]
+    model = make_cnn("normal", 2, seed=0)
+    assert train(model, small, None, epochs=1, lr=np.float32(0.01)).epochs == 1
 
 
 def test_mean_and_spread():
@@ -142,6 +129,14 @@ def test_mean_and_spread():
     assert mean_and_spread([0.5]) == (0.5, 0.0)
     with pytest.raises(ValueError, match="values"):
         mean_and_spread([])
+    assert mean_and_spread(np.array([1.0, 3.0])) == (2.0, pytest.approx(2**0.5))
+    assert mean_and_spread([np.float32(0.5), np.int64(1)])[0] == 0.75
+    with pytest.raises(TypeError, match="values"):
+        mean_and_spread(None)
+    with pytest.raises(TypeError, match="values"):
+        mean_and_spread("0.5")
+    with pytest.raises(TypeError, match=r"values\[1\]"):
+        mean_and_spread([0.5, "0.7"])
 
 
 @pytest.mark.parametrize("kwargs, error, name", [
@@ -149,7 +144,8 @@ def test_mean_and_spread():
     ({"lr": "fast"}, TypeError, "lr"), ({"batch_size": 0}, ValueError, "batch_size"),
     ({"optimizer": "rmsprop"}, ValueError, "optimizer"),
     ({"weight_decay": -1.0}, ValueError, "weight_decay"), ({"seed": -1}, ValueError, "seed"),
-    ({"eval_every": 0}, ValueError, "eval_every"),
+    ({"eval_every": 0}, ValueError, "eval_every"), ({"lr": float("nan")}, ValueError, "lr"),
+    ({"lr": True}, TypeError, "lr"), ({"weight_decay": "0"}, TypeError, "weight_decay"),
 ])
 def test_train_validates(data, kwargs, error, name):
     with pytest.raises(error, match=name):
@@ -163,24 +159,18 @@ def test_inputs_are_checked(data):
         train(make_cnn("normal", 2), (data.val.x, data.val.y))
     with pytest.raises(TypeError, match="data"):
         evaluate(make_cnn("normal", 2), data.val.x)
-    with pytest.raises(TypeError, match="factory"):
-        run_seeds(None, data.val)
-    with pytest.raises(ValueError, match="seeds"):
-        run_seeds(lambda s: make_cnn("normal", 2), data.val, seeds=())
-    with pytest.raises(TypeError, match="seeds="):
-        run_seeds(lambda s: make_cnn("normal", 2), data.val, seed=0)
 
 
 def test_full_batch_adam_is_one_plain_step_an_epoch(data, small):
     model = make_cnn("normal", 2, seed=3)
-    twin = make_cnn("normal", 2, seed=3)
+    twin = make_cnn("normal", 2, seed=3).double()  # train() trains in float64
     train(model, small, None, epochs=3, lr=0.01, seed=0)
     opt = torch.optim.Adam(twin.parameters(), lr=0.01)
-    with single_thread():
+    with fixed_threads(1):
         twin.train()
         for _ in range(3):
             opt.zero_grad()
-            nn.functional.cross_entropy(twin(small.x), small.y).backward()
+            nn.functional.cross_entropy(twin(small.x.double()), small.y).backward()
             opt.step()
     assert all(torch.equal(a, b) for a, b in zip(params_of(model), params_of(twin), strict=True))
 
@@ -219,7 +209,8 @@ OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
              "DNNL_MAX_CPU_ISA": "AVX2"}
 _TRAIN_SCRIPT = """
 import math, torch
-from helpers.digits import load_digits_split, make_cnn, subsample
+from helpers.cnn import make_cnn
+from helpers.digits import load_digits_split, subsample
 from helpers.train import train
 data = load_digits_split(seed=0)
 small = subsample(data.train, 0.1, seed=0)

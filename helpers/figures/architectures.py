@@ -1,4 +1,4 @@
-"""Figures for the chapter on architectures: where MobileNet spends its
+"""Figures of chapter 8 (architectures): where MobileNet spends its
 multiply-adds and parameters, our counts against the paper's, and the positions
 an atrous (dilated) kernel samples.
 
@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from helpers._validate import check_int, check_positive_int
-from helpers.viz import KIND_COLORS
+from helpers.figures.style import KIND_COLORS
+from helpers.geometry import kernel_span, same_padding
 
 #: Colours of MobileNet's layer types (Table 2 of the paper). Convolution kinds
 #: keep the book's colours; the fully connected layer gets reddish purple.
@@ -145,8 +146,8 @@ def atrous_sample_offsets(kernel_size: int, dilation: int) -> list[tuple[int, in
     dilation = check_positive_int(dilation, "dilation")
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (a centred kernel), got {kernel_size}")
-    half = kernel_size // 2
-    steps = [dilation * (i - half) for i in range(kernel_size)]
+    before = same_padding(kernel_size, dilation)[0]
+    steps = [dilation * i - before for i in range(kernel_size)]  # centred on 0
     return [(r, c) for r in steps for c in steps]
 
 
@@ -166,7 +167,7 @@ def plot_atrous_samples(
     kernel_size = check_positive_int(kernel_size, "kernel_size")
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (a centred kernel), got {kernel_size}")
-    largest = max(d * (kernel_size - 1) + 1 for d in dilations)
+    largest = max(kernel_span(kernel_size, d) for d in dilations)
     if grid_size is None:
         grid_size = largest + 2
     grid_size = check_int(grid_size, "grid_size", minimum=1)
@@ -180,7 +181,7 @@ def plot_atrous_samples(
                              layout="constrained")
     axes = np.atleast_1d(axes)
     for ax, d in zip(axes, dilations, strict=True):
-        field = d * (kernel_size - 1) + 1
+        field = kernel_span(kernel_size, d)
         for i in range(grid_size + 1):
             ax.plot([i, i], [0, grid_size], color="#DDDDDD", lw=0.8)
             ax.plot([0, grid_size], [i, i], color="#DDDDDD", lw=0.8)

@@ -1,23 +1,20 @@
-"""Tests of helpers.viz_cost: each figure function returns a labelled Figure."""
+"""Tests of helpers.figures.cost: each figure function returns a labelled Figure."""
 
 from __future__ import annotations
 
-import matplotlib
+import pytest
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from helpers.bench import KINDS, MOBILENET_LAYERS, LayerTiming, Roofline  # noqa: E402
-from helpers.bench import arithmetic_intensity as intensity  # noqa: E402
-from helpers.viz_cost import (  # noqa: E402
+from helpers.bench import MOBILENET_LAYERS, LayerTiming
+from helpers.cost import KINDS
+from helpers.figures.cost import (
     plot_layout_comparison,
     plot_roofline,
     plot_speedup,
     plot_thread_scaling,
 )
+from helpers.roofline import Roofline
+from helpers.roofline import arithmetic_intensity as intensity
 
 
 def timings(scale: float = 1.0) -> list[LayerTiming]:
@@ -32,10 +29,8 @@ def points(ts: list[LayerTiming]) -> list[dict]:
             for t in ts for k in KINDS]
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
+
 
 
 def test_plot_speedup():
@@ -60,7 +55,6 @@ def test_plot_speedup_validates():
     with pytest.raises(ValueError, match="separable"):
         plot_speedup([LayerTiming(4, 4, 3, {"normal": 1.0})])
 
-
 def test_plot_roofline():
     roof = Roofline(80e9, 16e9, 1, cache_bandwidth=60e9)
     fig = plot_roofline(roof, points(timings()))
@@ -79,7 +73,6 @@ def test_plot_roofline():
     assert len(fig2.axes[0].lines) == len(ax.lines) - 1
     assert "2 threads" in fig2.axes[0].get_title()
 
-
 def test_plot_roofline_validates():
     roof = Roofline(80e9, 16e9, 1)
     with pytest.raises(TypeError, match="roofline"):
@@ -93,7 +86,6 @@ def test_plot_roofline_validates():
     with pytest.raises(ValueError, match="positive"):
         plot_roofline(roof, [{"kind": "normal", "layer": 1, "intensity": 0.0, "flops": 1.0}])
 
-
 def test_plot_layout_and_threads():
     fig = plot_layout_comparison(timings(), timings(0.5))
     ax = fig.axes[0]
@@ -105,7 +97,6 @@ def test_plot_layout_and_threads():
     ax = fig.axes[0]
     assert "2 threads" in ax.get_ylabel()
     assert any("ideal" in t.get_text() for t in fig.legends[0].get_texts())
-
 
 def test_ratio_plots_validate():
     with pytest.raises(ValueError, match="same layers"):

@@ -3,32 +3,27 @@ book's colours, and refuses bad input with a message naming the argument."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from helpers.cost import Cost
-from helpers.viz import KIND_COLORS, channel_color, use_book_style
-from helpers.viz_separable import (
+from helpers.figures.separable import (
     plot_cost_breakdown,
     plot_grey_conversion,
     plot_image_row,
     plot_pointwise_matmul,
     plot_separable_ratio,
 )
+from helpers.figures.style import KIND_COLORS, channel_color, use_book_style
+
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 @pytest.fixture(autouse=True)
-def book_style_and_close_figures():
+def book_style():
     use_book_style()
-    yield
-    plt.close("all")
 
 
 def rgb_image(h=6, w=9, seed=0):

@@ -1,10 +1,9 @@
-"""Figures for the chapters on pointwise and depthwise separable convolution.
+"""Figures of chapters 4 and 5: pointwise and depthwise separable convolution.
 
 Every function returns a :class:`matplotlib.figure.Figure` (in the book's style
-once a notebook has called :func:`helpers.viz.use_book_style`), sized to read well
-at the width of the book's text column, with the book's colours for channels
-(:data:`helpers.viz.CHANNEL_COLORS`) and convolution kinds
-(:data:`helpers.viz.KIND_COLORS`).
+once a notebook has called :func:`helpers.figures.style.use_book_style`), sized
+to read well at the width of the book's text column, with the book's colours
+for channels and convolution kinds.
 """
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import (
     EngFormatter,
     FixedLocator,
@@ -24,20 +23,17 @@ from matplotlib.ticker import (
 )
 
 from helpers._validate import check_array
-from helpers.viz import CHANNEL_COLORS, KIND_COLORS, channel_color
+from helpers.figures import _slabs as slab
+from helpers.figures.style import CHANNEL_COLORS, KIND_COLORS, channel_cmap, channel_color
 
 __all__ = [
+    "separable_conv_diagram",
     "plot_cost_breakdown",
     "plot_grey_conversion",
     "plot_image_row",
     "plot_pointwise_matmul",
     "plot_separable_ratio",
 ]
-
-
-def _channel_cmap(index: int) -> LinearSegmentedColormap:
-    """Black to the colour of channel ``index``: how much of the channel is there."""
-    return LinearSegmentedColormap.from_list(f"channel{index}", ["black", channel_color(index)])
 
 
 def _check_image(image: np.ndarray, name: str) -> np.ndarray:
@@ -58,6 +54,63 @@ def _color_for_step(step: str, index: int) -> str:
         if kind in lowered:
             return color
     return CHANNEL_COLORS[(index + 3) % len(CHANNEL_COLORS)]
+
+
+def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
+                           kernel_size: int = 3) -> Figure:
+    """A depthwise separable convolution: a depthwise step (one ``k x k`` filter
+    per channel) then a pointwise step (``N`` filters of ``1 x 1 x M``)."""
+    m, n, k, colors, fig, ax = slab.begin(in_channels, out_channels, kernel_size, (11.5, 4.8))
+
+    # input
+    slab.stack(ax, 0.0, 1.3, 2.4, colors, step=0.25)
+    slab.caption(ax, 1.45, 1.0, f"input\n$H \\times W \\times {m}$")
+
+    # depthwise filters: m single k x k slabs in a column
+    fsize, gap = 0.6, 0.25
+    col_h = m * fsize + (m - 1) * gap
+    top = 2.75 + col_h / 2
+    ax.text(3.45, 2.75, "$*$", ha="center", va="center", fontsize=22, color=slab.EDGE)
+    for i in range(m):
+        fy = top - (i + 1) * fsize - i * gap
+        slab.stack(ax, 3.9, fy, fsize, [colors[i]], step=0.0, grid=k)
+    slab.caption(ax, 4.2, min(top - col_h, 1.0) - 0.25, f"${m}$ filters\n${k} \\times {k}$",
+                 size=12)
+
+    # intermediate
+    slab.arrow(ax, (4.65, 2.75), (5.35, 2.75))
+    slab.stack(ax, 5.45, 1.5, 2.0, colors, step=0.25)
+    slab.caption(ax, 6.7, 1.0, f"$H' \\times W' \\times {m}$", size=12)
+
+    # pointwise filters: n tiny stacks of m 1x1 cells, each giving one map
+    psize, pstep, pgap = 0.32, 0.09, 0.28
+    ptop = 2.75 + (n * (psize + (m - 1) * pstep) + (n - 1) * pgap) / 2
+    ax.text(8.75, 2.75, "$*$", ha="center", va="center", fontsize=22, color=slab.EDGE)
+    pbottom = slab.filters_to_maps(ax, colors, n, x=9.35, top=ptop, size=psize, step=pstep,
+                                   gap=pgap, grid=0, map_x=10.25, map_size=0.4,
+                                   merge_at=(11.45, 2.75), font=11, pad=0.15)
+    slab.caption(ax, 9.85, min(pbottom, 1.0) - 0.25,
+                 f"${n}$ filters\n$1 \\times 1 \\times {m}$", size=12)
+
+    # output: the n maps stacked, map 1 in front
+    out_colors = [slab.OUTPUT_GREYS[j % len(slab.OUTPUT_GREYS)] for j in range(n)]
+    slab.stack(ax, 11.55, 1.5, 2.0, out_colors, step=0.25)
+    slab.caption(ax, 12.8, 1.0, f"output\n$H' \\times W' \\times {n}$")
+
+    # boxes around the two steps
+    ymin = min(top - col_h, pbottom, 1.0) - 1.25
+    ymax = max(top, ptop, 4.6) + 1.05
+    for x0, x1, kind, name in ((3.15, 8.3, "depthwise", "depthwise step"),
+                               (8.45, 11.0, "pointwise", "pointwise step")):
+        ax.add_patch(FancyBboxPatch((x0, ymin + 0.15), x1 - x0, ymax - ymin - 0.55,
+                                    boxstyle="round,pad=0.02,rounding_size=0.15",
+                                    facecolor="none", edgecolor=KIND_COLORS[kind],
+                                    linewidth=1.8, linestyle="--", zorder=1))
+        ax.text((x0 + x1) / 2, ymax - 0.55, name, ha="center", va="top", fontsize=13,
+                color=KIND_COLORS[kind], fontweight="bold")
+    fig = slab.frame(fig, ax, (-0.3, ymin, 14.6, ymax),
+                     "Depthwise separable convolution: filter each channel, then mix channels")
+    return fig
 
 
 def plot_grey_conversion(rgb: np.ndarray, grey: np.ndarray,
@@ -83,7 +136,7 @@ def plot_grey_conversion(rgb: np.ndarray, grey: np.ndarray,
     axes[0].imshow(np.clip(rgb, 0, 1))
     axes[0].set_title("input (3 channels)")
     for c in range(3):
-        axes[c + 1].imshow(rgb[:, :, c], cmap=_channel_cmap(c), vmin=0, vmax=1)
+        axes[c + 1].imshow(rgb[:, :, c], cmap=channel_cmap(c), vmin=0, vmax=1)
         sign = "+ " if c else ""
         axes[c + 1].set_title(f"{sign}{weights[c]:.3f} x {names[c]}",
                               color=channel_color(c))

@@ -3,32 +3,24 @@ bad input with a clear message."""
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from helpers.lowrank import approximation_errors, channel_singular_values  # noqa: E402
-from helpers.viz_lowrank import (  # noqa: E402
+from helpers.figures.lowrank import (
     plot_accuracy_vs_rank,
     plot_error_vs_rank,
     plot_kernel_spectra,
     plot_outer_product,
     plot_singular_values,
 )
+from helpers.lowrank import approximation_errors, channel_singular_values
 
 RANKS = list(range(1, 10))
 W = np.random.default_rng(0).standard_normal((16, 4, 3, 3))
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_error_vs_rank():
@@ -108,9 +100,13 @@ def test_singular_values_first_color_matches_other_figures():
                                         "y": np.linspace(0.5, 0, len(RANKS))})
     assert first != second
     assert second == errors.axes[0].lines[1].get_color()
-    for bad in (-1, 1.5, True):
-        with pytest.raises(ValueError, match="first_color"):
+    with pytest.raises(ValueError, match="first_color"):
+        plot_singular_values(spectra, first_color=-1)
+    for bad in (1.5, True):  # the wrong kind of value
+        with pytest.raises(TypeError, match="first_color"):
             plot_singular_values(spectra, first_color=bad)
+    assert plot_singular_values(spectra, first_color=np.int64(1)).axes[0].lines[-1].get_color() \
+        == second
 
 
 def test_outer_product_shows_the_product():

@@ -1,23 +1,21 @@
-"""Figures for the chapter on the low-rank view of separable convolution.
+"""Figures of chapter 9 (the low-rank view of separable convolution).
 
 Every function returns a :class:`matplotlib.figure.Figure` drawn in the book's
-style (:data:`helpers.viz.BOOK_STYLE`) with the book's colours
-(:data:`helpers.viz.KIND_COLORS`, :data:`helpers.viz.CHANNEL_COLORS`).
+style (:func:`helpers.figures.style.book_style`) with the book's colours.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 
-import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from helpers._validate import check_int, check_number
+from helpers.figures.style import CHANNEL_COLORS, KIND_COLORS, book_style
 from helpers.lowrank import kernel_singular_values, rank1_error
-from helpers.viz import BOOK_STYLE, CHANNEL_COLORS, KIND_COLORS
 
 __all__ = [
     "plot_error_vs_rank",
@@ -36,23 +34,6 @@ _SERIES_COLORS = (KIND_COLORS["separable"], CHANNEL_COLORS[2], CHANNEL_COLORS[0]
 _BASELINE_WORDS = ("random", "untrained")
 #: A colour-blind-safe diverging map for signed kernel weights.
 _DIVERGING = "PuOr_r"
-
-
-@contextmanager
-def _style() -> Iterator[None]:
-    """Apply the book style while one figure is drawn, then restore those settings.
-
-    Only the style's own keys are saved and restored. ``plt.rc_context`` would
-    restore *every* setting, including the ``interactive`` flag that Jupyter's
-    inline backend sets when it starts, and then later figures would not be
-    shown in the notebook.
-    """
-    saved = {key: mpl.rcParams[key] for key in BOOK_STYLE}
-    mpl.rcParams.update(BOOK_STYLE)
-    try:
-        yield
-    finally:
-        mpl.rcParams.update(saved)
 
 
 def _series_color(index: int, label: str = "") -> str:
@@ -96,7 +77,7 @@ def plot_error_vs_rank(ranks: Sequence[int], errors: Mapping[str, Sequence[float
     r = _check_ranks(ranks)
     if not errors:
         raise ValueError("errors must map at least one label to values")
-    with _style():
+    with book_style():
         fig, ax = plt.subplots(figsize=(7.0, 3.8))
         for index, (label, values) in enumerate(errors.items()):
             ax.plot(r, 100 * _check_series(values, f"errors[{label!r}]", len(r)), marker="o",
@@ -136,11 +117,9 @@ def plot_accuracy_vs_rank(ranks: Sequence[int], accuracies: Mapping[str, Sequenc
     if set(params) != set(accuracies) or set(baseline_params) != set(accuracies):
         raise ValueError("accuracies, params and baseline_params must have the same labels, "
                          f"got {list(accuracies)}, {list(params)} and {list(baseline_params)}")
-    if not 0 <= baseline_accuracy <= 1:
-        raise ValueError(f"baseline_accuracy must be a fraction in [0, 1], got "
-                         f"{baseline_accuracy!r}")
+    baseline_accuracy = check_number(baseline_accuracy, "baseline_accuracy", low=0, high=1)
     normal = KIND_COLORS["normal"]
-    with _style():
+    with book_style():
         fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7.0, 5.6),
                                           height_ratios=(3, 2))
         ratios: list[tuple[list[str], np.ndarray, str]] = []
@@ -191,10 +170,8 @@ def plot_singular_values(spectra: Mapping[str, np.ndarray], *,
     """
     if not spectra:
         raise ValueError("spectra must map at least one label to an (M, q) array")
-    if isinstance(first_color, bool) or not isinstance(first_color, int) \
-            or first_color < 0:
-        raise ValueError(f"first_color must be a non-negative int, got {first_color!r}")
-    with _style():
+    first_color = check_int(first_color, "first_color", minimum=0)
+    with book_style():
         fig, axes = plt.subplots(1, len(spectra), sharey=True, squeeze=False,
                                  figsize=(3.6 * len(spectra) + 0.6, 3.6))
         for index, (ax, (label, values)) in enumerate(zip(axes[0], spectra.items(),
@@ -250,7 +227,7 @@ def plot_outer_product(column: Sequence[float], row: Sequence[float], *,
     kernel = np.outer(col, rw)
     limit = float(max(np.abs(col).max(), np.abs(rw).max(), np.abs(kernel).max())) or 1.0
     widths = (1, 0.5, rw.size, 0.5, rw.size)
-    with _style():
+    with book_style():
         fig = plt.figure(figsize=(7.0, 2.9), layout="constrained")
         grid = fig.add_gridspec(1, 5, width_ratios=widths)
         ax_col, ax_times, ax_row, ax_eq, ax_kernel = (fig.add_subplot(grid[0, i])
@@ -281,7 +258,7 @@ def plot_kernel_spectra(kernels: Mapping[str, np.ndarray], *,
     if not kernels:
         raise ValueError("kernels must map at least one label to a 2-D kernel")
     items = [(label, _check_2d(k, f"kernels[{label!r}]")) for label, k in kernels.items()]
-    with _style():
+    with book_style():
         fig, axes = plt.subplots(2, len(items), squeeze=False,
                                  figsize=(1.7 * len(items) + 0.4, 4.3),
                                  height_ratios=(1.1, 1))

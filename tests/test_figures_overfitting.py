@@ -1,16 +1,13 @@
-"""Tests of helpers.viz_training: each figure function returns a labelled Figure
+"""Tests of helpers.figures.overfitting: each figure function returns a labelled Figure
 and rejects malformed input with a message naming the argument."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from helpers.train import History
-from helpers.viz import KIND_COLORS
-from helpers.viz_training import (
+from helpers.figures.overfitting import (
     MODEL_COLORS,
     model_color,
     plot_accuracy_vs_params,
@@ -18,6 +15,8 @@ from helpers.viz_training import (
     plot_learning_curves,
     plot_vs_train_size,
 )
+from helpers.figures.style import KIND_COLORS
+from helpers.train import History
 
 
 def history(offset: float) -> History:
@@ -27,10 +26,7 @@ def history(offset: float) -> History:
     return History(epochs, [1.5, 0.6, 0.2], train_acc, [1.6, 0.8, 0.5], val_acc)
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def labelled(ax) -> bool:

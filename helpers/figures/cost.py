@@ -1,6 +1,6 @@
-"""Figures of the chapter on cost: theory vs measured speed-up, the roofline,
+"""Figures of chapter 6 (cost): theory vs measured speed-up, the roofline,
 memory layout and threads. Each function returns a matplotlib Figure and uses
-the book's colours for the convolution kinds (:data:`helpers.viz.KIND_COLORS`).
+the book's colours for the convolution kinds.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from helpers.bench import KINDS, LayerTiming, Roofline, compare_timings
-from helpers.viz import KIND_COLORS
+from helpers._validate import check_positive_int
+from helpers.bench import LayerTiming, check_timings, compare_timings
+from helpers.cost import KINDS
+from helpers.figures.style import KIND_COLORS
+from helpers.roofline import Roofline
 
 #: One marker per layer, so a layer is recognisable across kinds on the roofline.
 LAYER_MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -22,15 +25,6 @@ LAYER_MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 def _layer_label(timing: LayerTiming) -> str:
     return f"C={timing.channels}\n{timing.size}x{timing.size}"
-
-
-def _check_timings(timings: object, name: str = "timings") -> list[LayerTiming]:
-    if isinstance(timings, LayerTiming) or not isinstance(timings, Sequence) or not timings:
-        raise TypeError(f"{name} must be a non-empty list of LayerTiming, got {timings!r}")
-    for i, t in enumerate(timings):
-        if not isinstance(t, LayerTiming):
-            raise TypeError(f"{name}[{i}] must be a LayerTiming, got {type(t).__name__}")
-    return list(timings)
 
 
 def _bar_labels(ax, bars, fmt: str) -> None:
@@ -44,7 +38,7 @@ def _bar_labels(ax, bars, fmt: str) -> None:
 def plot_speedup(timings: Sequence[LayerTiming], *, title: str | None = None) -> Figure:
     """Bars per layer: the speed-up separable over normal predicted by multiply-adds
     and the one measured."""
-    timings = _check_timings(timings)
+    timings = check_timings(timings)
     for i, t in enumerate(timings):
         if not {"normal", "separable"} <= set(t.seconds):
             raise ValueError(f"timings[{i}] must hold times of 'normal' and 'separable'")
@@ -188,8 +182,7 @@ def plot_layout_comparison(contiguous: Sequence[LayerTiming],
 def plot_thread_scaling(one_thread: Sequence[LayerTiming], many_threads: Sequence[LayerTiming],
                         threads: int) -> Figure:
     """Speed-up of ``threads`` threads over one, per layer and kind; the ideal is ``threads``."""
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    threads = check_positive_int(threads, "threads")
     labels, ratios = _paired_ratios(one_thread, many_threads)
     return _plot_ratio_bars(labels, ratios, reference=float(threads),
                             reference_label=f"ideal ({threads}x)",

@@ -1,16 +1,11 @@
-import matplotlib
+"""Tests of helpers.figures.counting: the chapter 1 figure."""
+
 import pytest
 
-from helpers.viz import CHANNEL_COLORS, channel_color, plot_counts_vs_channels, use_book_style
+from helpers.figures.counting import plot_counts_vs_channels
+from helpers.figures.style import use_book_style
 
-matplotlib.use("Agg")
-
-
-def test_channel_colors_cycle_and_validate():
-    assert channel_color(0) == CHANNEL_COLORS[0]
-    assert channel_color(len(CHANNEL_COLORS)) == CHANNEL_COLORS[0]
-    with pytest.raises(ValueError, match="index"):
-        channel_color(-1)
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_plot_counts_vs_channels_draws_one_labelled_line_per_kind():

@@ -1,12 +1,12 @@
-"""Figures of training runs: learning curves, generalisation gaps, accuracy
+"""Figures of chapter 7 (overfitting), training runs: learning curves, generalisation gaps, accuracy
 against parameter count, and results against training-set size.
 
 Every function takes results grouped by model (a mapping from a label such as
 ``"normal"`` to one value or :class:`~helpers.train.History` per seed), draws
 the mean over seeds with the spread (min to max) shaded or as error bars, and
 returns the Figure. Accuracies and gaps are passed as fractions and drawn in
-percent (gaps in percentage points). Colours follow :data:`helpers.viz.KIND_COLORS` where a label
-names a convolution kind; :data:`MODEL_COLORS` adds the wide separable network.
+percent (gaps in percentage points). Colours follow the book's kind colours where
+a label names a convolution kind; :data:`MODEL_COLORS` adds the wide separable network.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from helpers.figures.style import CHANNEL_COLORS, KIND_COLORS
 from helpers.train import History
-from helpers.viz import CHANNEL_COLORS, KIND_COLORS
 
 #: Colours of the experiment's models (colour-blind-safe, Okabe and Ito).
 MODEL_COLORS: dict[str, str] = {

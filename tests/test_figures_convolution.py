@@ -1,26 +1,18 @@
-"""Tests of helpers.diagrams: every figure function returns a labelled Figure,
-checks its arguments, and the animation's HTML is small and deterministic."""
+"""Tests of helpers.figures.convolution (and the separable diagram, drawn the same
+way): every figure function returns a labelled Figure and checks its arguments."""
 
 from __future__ import annotations
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from helpers import diagrams
-from helpers.viz import CHANNEL_COLORS
+from helpers.figures import convolution, separable
+from helpers.figures.style import CHANNEL_COLORS
 
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def texts(fig: Figure) -> str:
@@ -34,8 +26,9 @@ def facecolors(fig: Figure) -> set[str]:
             for p in fig.findobj(Rectangle)}
 
 
-@pytest.mark.parametrize("make", [diagrams.normal_conv_diagram, diagrams.depthwise_conv_diagram,
-                                  diagrams.separable_conv_diagram])
+@pytest.mark.parametrize("make", [convolution.normal_conv_diagram,
+                                  convolution.depthwise_conv_diagram,
+                                  separable.separable_conv_diagram])
 def test_classic_diagrams_without_arguments(make):
     fig = make()
     assert isinstance(fig, Figure)
@@ -47,19 +40,19 @@ def test_classic_diagrams_without_arguments(make):
 
 
 def test_normal_diagram_labels_its_shapes():
-    text = texts(diagrams.normal_conv_diagram(in_channels=3, out_channels=5, kernel_size=3))
+    text = texts(convolution.normal_conv_diagram(in_channels=3, out_channels=5, kernel_size=3))
     assert "N = 5" in text and "3 \\times 3 \\times 3" in text and "\\times 5" in text
 
 
 def test_depthwise_diagram_has_one_filter_per_channel():
-    fig = diagrams.depthwise_conv_diagram(in_channels=4, kernel_size=5)
+    fig = convolution.depthwise_conv_diagram(in_channels=4, kernel_size=5)
     text = texts(fig)
     assert "\\times 4" in text and "5 \\times 5" in text
     assert CHANNEL_COLORS[3].lower() in facecolors(fig)
 
 
 def test_separable_diagram_shows_both_steps():
-    text = texts(diagrams.separable_conv_diagram(in_channels=2, out_channels=6, kernel_size=3))
+    text = texts(separable.separable_conv_diagram(in_channels=2, out_channels=6, kernel_size=3))
     assert "depthwise step" in text and "pointwise step" in text
     assert "1 \\times 1 \\times 2" in text and "\\times 6" in text
 
@@ -73,37 +66,16 @@ def test_separable_diagram_shows_both_steps():
     ({"kernel_size": "3"}, TypeError, "kernel_size"),
 ])
 def test_diagrams_validate_arguments(kwargs, error, name):
-    for make in (diagrams.normal_conv_diagram, diagrams.separable_conv_diagram):
+    for make in (convolution.normal_conv_diagram, separable.separable_conv_diagram):
         with pytest.raises(error, match=name):
             make(**kwargs)
     if "out_channels" not in kwargs:
         with pytest.raises(error, match=name):
-            diagrams.depthwise_conv_diagram(**kwargs)
-
-
-def test_animation_is_deterministic_small_and_playable():
-    html = diagrams.sliding_window_animation(input_size=5, kernel_size=3)
-    assert html == diagrams.sliding_window_animation(input_size=5, kernel_size=3)
-    assert len(html) < 400_000
-    assert 'id="_anim_imgslidingwindow"' in html
-    assert '<img alt="Animation: a 3 by 3 window slides over a 5 by 5 input' in html
-    assert "play_animation" in html and "anim-slider" in html
-    assert html.count("data:image/png;base64,") == 9  # one frame per output position
-
-
-def test_animation_validates_arguments():
-    with pytest.raises(ValueError, match="kernel_size"):
-        diagrams.sliding_window_animation(input_size=3, kernel_size=4)
-    with pytest.raises(ValueError, match="input_size"):
-        diagrams.sliding_window_animation(input_size=20)
-    with pytest.raises(ValueError, match="html_id"):
-        diagrams.sliding_window_animation(html_id="not an id!")
-    with pytest.raises(TypeError, match="input_size"):
-        diagrams.sliding_window_animation(input_size=5.0)
+            convolution.depthwise_conv_diagram(**kwargs)
 
 
 def test_conv_settings_figure_titles_give_output_sizes():
-    fig = diagrams.conv_settings_figure(input_size=7, kernel_size=3)
+    fig = convolution.conv_settings_figure(input_size=7, kernel_size=3)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["padding 0, stride 1, dilation 1\noutput 5x5",
                       "padding 1, stride 1, dilation 1\noutput 7x7",
@@ -114,21 +86,28 @@ def test_conv_settings_figure_titles_give_output_sizes():
 
 def test_conv_settings_figure_validates_settings():
     with pytest.raises(ValueError, match="settings"):
-        diagrams.conv_settings_figure(settings=[])
+        convolution.conv_settings_figure(settings=[])
     with pytest.raises(ValueError, match="unknown"):
-        diagrams.conv_settings_figure(settings=[{"pad": 1}])
-    with pytest.raises(ValueError, match="does not fit"):
-        diagrams.conv_settings_figure(input_size=3, settings=[{"dilation": 3}])
+        convolution.conv_settings_figure(settings=[{"pad": 1}])
+    with pytest.raises(ValueError, match="kernel spans 7 pixels"):
+        convolution.conv_settings_figure(input_size=3, settings=[{"dilation": 3}])
     with pytest.raises(ValueError, match="stride"):
-        diagrams.conv_settings_figure(settings=[{"stride": 0}])
+        convolution.conv_settings_figure(settings=[{"stride": 0}])
 
 
-def test_receptive_field_of_the_last_output_is_inside_the_padded_input():
-    for size, k, p, s, d in [(7, 3, 0, 1, 1), (7, 3, 1, 2, 1), (9, 3, 0, 1, 3), (6, 2, 1, 3, 1)]:
-        out = (size + 2 * p - d * (k - 1) - 1) // s + 1
-        cells = diagrams._receptive_field(size, k, p, s, d, (out - 1, out - 1))
-        assert len(cells) == k * k
-        assert max(max(c) for c in cells) <= size + 2 * p - 1
+@pytest.mark.parametrize(("size", "k", "setting"), [
+    (7, 3, {"padding": 0}), (7, 3, {"padding": 1, "stride": 2}), (9, 3, {"dilation": 3}),
+    (6, 2, {"padding": 1, "stride": 3}),
+])
+def test_marked_windows_lie_inside_the_padded_input(size, k, setting):
+    fig = convolution.conv_settings_figure(input_size=size, kernel_size=k, settings=[setting])
+    ax = fig.axes[0]
+    total = size + 2 * setting.get("padding", 0)
+    marked = [r for r in ax.patches if r.get_alpha() == 0.35]
+    assert len(marked) == 2 * k * k  # the first and the last output's windows
+    for r in marked:
+        assert -0.5 <= r.get_x() and r.get_x() + 1 <= total - 0.5
+        assert -0.5 <= r.get_y() and r.get_y() + 1 <= total - 0.5
 
 
 def photo(shape=(3, 12, 16), seed=0):
@@ -136,30 +115,30 @@ def photo(shape=(3, 12, 16), seed=0):
 
 
 def test_filtered_photo_figure():
-    fig = diagrams.filtered_photo_figure(photo(), {"blur": photo(), "edges": photo()[0] - 0.5},
+    fig = convolution.filtered_photo_figure(photo(), {"blur": photo(), "edges": photo()[0] - 0.5},
                                          symmetric=("edges",))
     assert [ax.get_title() for ax in fig.axes] == ["photo", "blur", "edges"]
     with pytest.raises(ValueError, match="outputs"):
-        diagrams.filtered_photo_figure(photo(), {})
+        convolution.filtered_photo_figure(photo(), {})
     with pytest.raises(ValueError, match="image"):
-        diagrams.filtered_photo_figure(photo((2, 5, 5)), {"a": photo()})
+        convolution.filtered_photo_figure(photo((2, 5, 5)), {"a": photo()})
     with pytest.raises(ValueError, match="outputs"):
-        diagrams.filtered_photo_figure(photo(), {"a": photo((4, 5, 5))})
+        convolution.filtered_photo_figure(photo(), {"a": photo((4, 5, 5))})
 
 
 def test_channels_filtered_figure():
-    fig = diagrams.channels_filtered_figure(photo(), photo((3, 10, 14)),
+    fig = convolution.channels_filtered_figure(photo(), photo((3, 10, 14)),
                                             filter_names=["a", "b", "c"])
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[:3] == ["red channel", "green channel", "blue channel"]
     assert titles[3:] == ["red * a", "green * b", "blue * c"]
     assert fig.axes[0].get_ylabel() == "input"
     with pytest.raises(ValueError, match="filtered"):
-        diagrams.channels_filtered_figure(photo(), photo((2, 10, 14)))
+        convolution.channels_filtered_figure(photo(), photo((2, 10, 14)))
     with pytest.raises(ValueError, match="filter_names"):
-        diagrams.channels_filtered_figure(photo(), photo(), filter_names=["a"])
+        convolution.channels_filtered_figure(photo(), photo(), filter_names=["a"])
     with pytest.raises(TypeError, match="image"):
-        diagrams.channels_filtered_figure([[1.0]], photo())
+        convolution.channels_filtered_figure([[1.0]], photo())
 
 
 def test_block_diagonal_weight_figure_counts_zeros():
@@ -167,7 +146,7 @@ def test_block_diagonal_weight_figure_counts_zeros():
     weight = np.zeros((3, 3, 3, 3))
     for c in range(3):
         weight[c, c] = rng.standard_normal((3, 3))
-    fig = diagrams.block_diagonal_weight_figure(weight)
+    fig = convolution.block_diagonal_weight_figure(weight)
     ax = fig.axes[0]
     assert ax.get_title() == "54 of 81 weights are zero"
     assert ax.get_xlabel() and ax.get_ylabel()
@@ -176,17 +155,17 @@ def test_block_diagonal_weight_figure_counts_zeros():
     assert np.allclose(image[0:3, 3:9], 1.0)  # off-diagonal tiles are white
     assert not np.allclose(image[0:3, 0:3], 1.0)
     with pytest.raises(ValueError, match="weight"):
-        diagrams.block_diagonal_weight_figure(np.zeros((3, 3, 3)))
+        convolution.block_diagonal_weight_figure(np.zeros((3, 3, 3)))
 
 
-@pytest.mark.parametrize("make", [diagrams.normal_conv_diagram, diagrams.separable_conv_diagram])
+@pytest.mark.parametrize("make", [convolution.normal_conv_diagram,
+                                  separable.separable_conv_diagram])
 def test_each_filter_has_its_own_output_map(make):
-    """Every filter j draws one map in grey j, and the output stack repeats it."""
+    """Every filter draws one map in its own grey, and the output stack repeats it."""
     fig = make(in_channels=3, out_channels=5, kernel_size=3)
     counts: dict[str, int] = {}
     for p in fig.findobj(Rectangle):
         key = matplotlib.colors.to_hex(p.get_facecolor(), keep_alpha=False).upper()
         counts[key] = counts.get(key, 0) + 1
-    for j in range(5):
-        assert counts.get(diagrams.OUTPUT_GREYS[j].upper(), 0) == 2, j
-    assert counts.get(diagrams.OUTPUT_GREYS[5].upper(), 0) == 0
+    greys = {c: n for c, n in counts.items() if c[1:3] == c[3:5] == c[5:7] != "FF"}
+    assert sorted(greys.values()) == [2] * 5  # five greys: one map and one output slab each

@@ -1,16 +1,12 @@
-"""Tests of helpers.viz_architectures: each figure function returns a labelled Figure."""
+"""Tests of helpers.figures.architectures: each figure function returns a labelled Figure."""
 
 from __future__ import annotations
 
 import matplotlib
+import pytest
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from helpers.viz_architectures import (  # noqa: E402
+from helpers.figures.architectures import (
     LAYER_TYPE_COLORS,
     atrous_sample_offsets,
     plot_atrous_samples,
@@ -18,11 +14,7 @@ from helpers.viz_architectures import (  # noqa: E402
     plot_relative_differences,
 )
 
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("close_figures")
 
 
 def test_plot_layer_costs():
