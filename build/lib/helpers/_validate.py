@@ -1,0 +1,114 @@
+"""Small input checks shared by the helpers modules.
+
+Each check names the argument, says what was expected and what it got, and
+raises TypeError for a value of the wrong kind or ValueError for a value of the
+right kind but out of range.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _describe(value: Any) -> str:
+    """A short description of a value for an error message."""
+    if isinstance(value, np.ndarray):
+        return f"a {value.ndim}-D array with shape {value.shape}"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return text
+
+
+def _is_int(value: Any) -> bool:
+    """True for Python and NumPy integers, False for bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
+def _int_kind(minimum: int) -> str:
+    """Name an int with a lower bound: "positive int", "non-negative int", "int >= 2"."""
+    return {1: "positive int", 0: "non-negative int"}.get(minimum, f"int >= {minimum}")
+
+
+def _a(noun: str) -> str:
+    """The noun with its indefinite article."""
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
+def check_int(value: Any, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int, requiring ``value >= minimum``."""
+    kind = _int_kind(minimum)
+    if not _is_int(value):
+        raise TypeError(f"{name} must be {_a(kind)}, got {_describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {_a(kind)}, got {value}")
+    return int(value)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """Return ``value`` as an int, requiring ``value >= 1``."""
+    return check_int(value, name, minimum=1)
+
+
+def as_pair(value: Any, name: str, minimum: int = 1) -> tuple[int, int]:
+    """Return an int or a pair of ints as a pair ``(height, width)``.
+
+    Every entry must be an int ``>= minimum`` (1 by default; 0 for padding).
+    """
+    kind = _int_kind(minimum)
+    expected = f"{name} must be {_a(kind)} or a pair of {kind}s, got "
+    if _is_int(value):
+        values = (value, value)
+    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        values = tuple(value)
+    else:
+        raise TypeError(expected + _describe(value))
+    if not all(_is_int(v) for v in values):
+        raise TypeError(expected + _describe(value))
+    if any(v < minimum for v in values):
+        raise ValueError(expected + _describe(value))
+    return int(values[0]), int(values[1])
+
+
+def check_array(x: Any, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Check that ``x`` is a real-valued NumPy array with an allowed number of dimensions.
+
+    Lists, strings, tensors and other objects are refused rather than silently
+    converted, so a mistake shows up where it was made.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(x).__name__} {_describe(x)}")
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            wanted = " or ".join(f"{n}-D" for n in allowed)
+            raise ValueError(f"{name} must be a {wanted} array, got {_describe(x)}")
+    if x.size == 0:
+        raise ValueError(f"{name} must not be empty, got {_describe(x)}")
+    return x
+
+
+def check_input_channels(x: Any, in_channels: int, owner: str) -> None:
+    """Check that a layer input ``x`` (array or tensor) is 4-D with ``in_channels`` channels.
+
+    ``owner`` names the layer in the message, e.g. ``"DepthwiseConv2d"``.
+    """
+    if not hasattr(x, "shape"):
+        raise TypeError(f"{owner} expected a tensor (N, C, H, W), got {type(x).__name__}")
+    shape = tuple(x.shape)
+    if len(shape) != 4:
+        raise ValueError(
+            f"{owner} expected a 4-D input (N, C, H, W) with {in_channels} channels, "
+            f"got a {len(shape)}-D input with shape {shape}"
+        )
+    if shape[1] != in_channels:
+        raise ValueError(
+            f"{owner} expected input with {in_channels} channels (in_channels={in_channels}), "
+            f"got {shape[1]}"
+        )

@@ -1,0 +1,525 @@
+"""Timing convolutions on the CPU, and the machine's roofline.
+
+Every measurement goes through :mod:`torch.utils.benchmark` (warm-up, blocks of
+runs, median) at a fixed number of threads, and restores the previous thread
+count afterwards. Times are in seconds.
+
+The arithmetic-intensity functions use the *minimal-traffic* model: an
+operation reads its input and its weights once and writes its output once, in
+float32 (4 bytes a number). Real kernels move at least that much, often more.
+
+Run ``python -m helpers.bench`` for a table of our NumPy convolutions against
+PyTorch's on MobileNet-sized layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils import benchmark
+
+from helpers._validate import check_positive_int
+from helpers.cost import (
+    Cost,
+    depthwise_conv_cost,
+    normal_conv_cost,
+    pointwise_conv_cost,
+    separable_conv_cost,
+)
+
+#: The convolution kinds this module knows, in the book's order.
+KINDS: tuple[str, ...] = ("normal", "depthwise", "pointwise", "separable")
+
+#: MobileNetV1's 3x3 stages as (channels, height = width) of a 224x224 input.
+MOBILENET_LAYERS: tuple[tuple[int, int], ...] = ((32, 112), (128, 56), (256, 28), (512, 14))
+
+BYTES_PER_FLOAT32 = 4
+
+
+# --------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------
+
+
+def _check_kind(kind: object, name: str = "kind") -> str:
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"{name} must be one of {KINDS}, got {kind!r}")
+    return kind
+
+
+def _check_kinds(kinds: object) -> tuple[str, ...]:
+    if isinstance(kinds, str) or not isinstance(kinds, Sequence) or len(kinds) == 0:
+        raise TypeError(f"kinds must be a non-empty sequence of kinds from {KINDS}, got {kinds!r}")
+    return tuple(_check_kind(k, "each entry of kinds") for k in kinds)
+
+
+def _check_min_run_time(min_run_time: object) -> float:
+    if isinstance(min_run_time, bool) or not isinstance(min_run_time, int | float):
+        raise TypeError(f"min_run_time must be a number of seconds, got {min_run_time!r}")
+    if not (0 < min_run_time <= 60) or math.isnan(min_run_time):
+        raise ValueError(f"min_run_time must be in (0, 60] seconds, got {min_run_time!r}")
+    return float(min_run_time)
+
+
+def _check_threads(threads: object) -> int:
+    return check_positive_int(threads, "threads")
+
+
+def _check_layers(layers: object) -> tuple[tuple[int, int], ...]:
+    if isinstance(layers, str) or not isinstance(layers, Sequence) or len(layers) == 0:
+        raise TypeError(
+            f"layers must be a non-empty sequence of (channels, size) pairs, got {layers!r}"
+        )
+    checked = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, str) or not isinstance(layer, Sequence) or len(layer) != 2:
+            raise TypeError(f"layers[{i}] must be a (channels, size) pair, got {layer!r}")
+        checked.append((check_positive_int(layer[0], f"layers[{i}][0] (channels)"),
+                        check_positive_int(layer[1], f"layers[{i}][1] (size)")))
+    return tuple(checked)
+
+
+def _check_memory_format(memory_format: object) -> torch.memory_format:
+    if memory_format not in (torch.contiguous_format, torch.channels_last):
+        raise ValueError(
+            "memory_format must be torch.contiguous_format or torch.channels_last, "
+            f"got {memory_format!r}"
+        )
+    return memory_format  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------
+# timing
+# --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def fixed_threads(threads: int) -> Iterator[int]:
+    """Run a block with ``torch.set_num_threads(threads)``; restore the old value after."""
+    threads = _check_threads(threads)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(previous)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One measurement: the median and interquartile range of the time of one call."""
+
+    label: str
+    median: float  #: seconds per call (median over blocks of runs)
+    iqr: float  #: interquartile range of the per-call times, seconds
+    runs: int  #: number of calls timed in total
+    threads: int
+
+    @property
+    def relative_iqr(self) -> float:
+        """Spread of the measurement: IQR / median (0.05 means +-2.5 % around the median)."""
+        return self.iqr / self.median if self.median > 0 else math.inf
+
+
+def time_callable(fn: Callable[[], object], *, label: str = "", threads: int = 1,
+                  min_run_time: float = 0.1) -> Timing:
+    """Time ``fn()`` with ``torch.utils.benchmark.Timer.blocked_autorange``.
+
+    ``threads`` fixes ``torch.set_num_threads`` for the measurement (the previous
+    value is restored); ``min_run_time`` is the least total time spent timing.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a str, got {label!r}")
+    threads = _check_threads(threads)
+    min_run_time = _check_min_run_time(min_run_time)
+    with fixed_threads(threads), torch.inference_mode():
+        fn()  # warm-up outside the timer: first-call allocation, weight packing
+        timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, label=label,
+                                num_threads=threads)
+        m = timer.blocked_autorange(min_run_time=min_run_time)
+    runs = int(len(m.times) * m.number_per_run)
+    return Timing(label=label, median=float(m.median), iqr=float(m.iqr), runs=runs,
+                  threads=threads)
+
+
+def time_module(module: nn.Module, x: torch.Tensor, *, threads: int = 1,
+                min_run_time: float = 0.1, label: str = "") -> Timing:
+    """Time one forward pass ``module(x)`` (inference mode, no autograd)."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    module.eval()
+    return time_callable(lambda: module(x), label=label or type(module).__name__,
+                         threads=threads, min_run_time=min_run_time)
+
+
+def make_conv(kind: str, channels: int, kernel_size: int = 3) -> nn.Module:
+    """A ``channels -> channels`` convolution of one kind, stride 1, "same" padding, no bias.
+
+    ``"separable"`` is ``nn.Sequential(depthwise, pointwise)``.
+    """
+    kind = _check_kind(kind)
+    c = check_positive_int(channels, "channels")
+    k = check_positive_int(kernel_size, "kernel_size")
+    if k % 2 == 0:
+        raise ValueError(f"kernel_size must be odd (for 'same' padding), got {k}")
+    if kind == "normal":
+        return nn.Conv2d(c, c, k, padding=k // 2, bias=False)
+    if kind == "depthwise":
+        return nn.Conv2d(c, c, k, padding=k // 2, groups=c, bias=False)
+    if kind == "pointwise":
+        return nn.Conv2d(c, c, 1, bias=False)
+    return nn.Sequential(make_conv("depthwise", c, k), make_conv("pointwise", c, k))
+
+
+@dataclass(frozen=True)
+class LayerTiming:
+    """Times of several convolution kinds on one ``(channels, size)`` layer."""
+
+    channels: int
+    size: int
+    kernel_size: int
+    seconds: Mapping[str, float]  #: median seconds per call, by kind
+    relative_iqr: Mapping[str, float] = field(default_factory=dict)  #: spread, by kind
+
+    def macs(self, kind: str) -> int:
+        """Multiply-adds of ``kind`` on this layer (from :mod:`helpers.cost`)."""
+        return conv_macs(kind, self.channels, self.size, self.kernel_size)
+
+    @property
+    def theoretical_speedup(self) -> float:
+        """Normal MACs / separable MACs."""
+        return self.macs("normal") / self.macs("separable")
+
+    @property
+    def measured_speedup(self) -> float:
+        """Normal time / separable time (needs both kinds timed)."""
+        return self.seconds["normal"] / self.seconds["separable"]
+
+    def achieved_flops(self, kind: str) -> float:
+        """Floating-point operations per second (2 per multiply-add) of ``kind``."""
+        return 2 * self.macs(kind) / self.seconds[kind]
+
+
+def time_layers(layers: Sequence[tuple[int, int]] = MOBILENET_LAYERS, *,
+                kinds: Sequence[str] = ("normal", "separable"), kernel_size: int = 3,
+                threads: int = 1, min_run_time: float = 0.1,
+                memory_format: torch.memory_format = torch.contiguous_format,
+                seed: int = 0) -> list[LayerTiming]:
+    """Time each kind of ``channels -> channels`` convolution on each ``(channels, size)`` layer.
+
+    Batch 1, a ``size x size`` input, float32, "same" padding, stride 1.
+    ``memory_format=torch.channels_last`` stores input and weights channels-last.
+    """
+    layers = _check_layers(layers)
+    kinds = _check_kinds(kinds)
+    memory_format = _check_memory_format(memory_format)
+    generator = torch.Generator().manual_seed(seed)
+    results = []
+    for channels, size in layers:
+        x = torch.randn(1, channels, size, size, generator=generator)
+        x = x.contiguous(memory_format=memory_format)
+        seconds, spread = {}, {}
+        for kind in kinds:
+            module = make_conv(kind, channels, kernel_size).to(memory_format=memory_format)
+            t = time_module(module, x, threads=threads, min_run_time=min_run_time,
+                            label=f"{kind} C={channels} H={size}")
+            seconds[kind], spread[kind] = t.median, t.relative_iqr
+        results.append(LayerTiming(channels, size, kernel_size, seconds, spread))
+    return results
+
+
+# --------------------------------------------------------------------------
+# cost model: multiply-adds, bytes moved, arithmetic intensity
+# --------------------------------------------------------------------------
+
+
+def _layer_args(channels: int, size: int, kernel_size: int) -> tuple[int, int, int]:
+    return (check_positive_int(channels, "channels"), check_positive_int(size, "size"),
+            check_positive_int(kernel_size, "kernel_size"))
+
+
+def conv_cost(kind: str, channels: int, size: int, kernel_size: int = 3) -> Cost:
+    """Weights (no bias) and multiply-adds of a ``channels -> channels`` "same" convolution
+    of ``kind`` on a ``size x size`` input, from the formulas of :mod:`helpers.cost`."""
+    kind = _check_kind(kind)
+    c, s, k = _layer_args(channels, size, kernel_size)
+    if kind == "normal":
+        return normal_conv_cost(c, c, k, s)
+    if kind == "depthwise":
+        return depthwise_conv_cost(c, k, s)
+    if kind == "pointwise":
+        return pointwise_conv_cost(c, c, s)
+    return separable_conv_cost(c, c, k, s)
+
+
+def conv_macs(kind: str, channels: int, size: int, kernel_size: int = 3) -> int:
+    """Multiply-adds of a ``channels -> channels`` "same" convolution on a ``size x size`` input."""
+    return conv_cost(kind, channels, size, kernel_size).macs
+
+
+def conv_weights(kind: str, channels: int, kernel_size: int = 3) -> int:
+    """Number of weights (no bias) of a ``channels -> channels`` convolution of ``kind``."""
+    return conv_cost(kind, channels, 1, kernel_size).params
+
+
+def traffic_bytes(kind: str, channels: int, size: int, kernel_size: int = 3, *,
+                  fused: bool = False) -> int:
+    """Bytes a convolution must move at least: read input and weights, write output (float32).
+
+    A ``"separable"`` convolution run as two layers also writes its intermediate
+    tensor and reads it back; ``fused=True`` counts it as one operation without
+    that round trip.
+    """
+    kind = _check_kind(kind)
+    c, s, k = _layer_args(channels, size, kernel_size)
+    if not isinstance(fused, bool):
+        raise TypeError(f"fused must be a bool, got {fused!r}")
+    activation = c * s * s  # input and output have the same shape here
+    if kind == "separable" and not fused:
+        return traffic_bytes("depthwise", c, s, k) + traffic_bytes("pointwise", c, s, k)
+    return BYTES_PER_FLOAT32 * (activation + conv_weights(kind, c, k) + activation)
+
+
+def arithmetic_intensity(kind: str, channels: int, size: int, kernel_size: int = 3, *,
+                         fused: bool = False) -> float:
+    """FLOPs per byte moved (2 FLOPs a multiply-add), minimal-traffic model."""
+    macs = conv_macs(kind, channels, size, kernel_size)
+    return 2 * macs / traffic_bytes(kind, channels, size, kernel_size, fused=fused)
+
+
+# --------------------------------------------------------------------------
+# roofline
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """The ceilings of a machine: compute (FLOP/s) and memory bandwidth (bytes/s).
+
+    ``bandwidth`` is main memory's (a copy larger than the caches);
+    ``cache_bandwidth``, if measured, is that of a copy small enough to stay in
+    cache, like the tensors of a single MobileNet layer.
+    """
+
+    peak_flops: float  #: FLOP/s of a large float32 matrix product (2 FLOPs a multiply-add)
+    bandwidth: float  #: bytes/s of a large tensor copy (bytes read + bytes written)
+    threads: int
+    cache_bandwidth: float | None = None  #: bytes/s of a small, cache-resident copy
+
+    def __post_init__(self) -> None:
+        for name in ("peak_flops", "bandwidth"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if self.cache_bandwidth is not None and not self.cache_bandwidth > 0:
+            raise ValueError(f"cache_bandwidth must be positive or None, "
+                             f"got {self.cache_bandwidth!r}")
+        _check_threads(self.threads)
+
+    @property
+    def ridge_intensity(self) -> float:
+        """Intensity (FLOP/byte) where the compute and main-memory ceilings meet."""
+        return self.peak_flops / self.bandwidth
+
+    def attainable(self, intensity: float) -> float:
+        """The roofline: ``min(peak_flops, bandwidth * intensity)`` in FLOP/s."""
+        if isinstance(intensity, bool) or not isinstance(intensity, int | float):
+            raise TypeError(f"intensity must be a number, got {intensity!r}")
+        if not intensity > 0:
+            raise ValueError(f"intensity must be positive, got {intensity!r}")
+        return min(self.peak_flops, self.bandwidth * intensity)
+
+    def bound(self, intensity: float) -> str:
+        """``"memory"`` left of the ridge, ``"compute"`` right of it."""
+        return "memory" if self.attainable(intensity) < self.peak_flops else "compute"
+
+
+def measure_peak_flops(*, size: int = 1024, threads: int = 1, min_run_time: float = 0.1) -> float:
+    """FLOP/s of a ``size x size`` float32 matrix product (``2 * size**3`` FLOPs)."""
+    n = check_positive_int(size, "size")
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=generator)
+    b = torch.randn(n, n, generator=generator)
+    out = torch.empty(n, n)
+    t = time_callable(lambda: torch.mm(a, b, out=out), label="matmul", threads=threads,
+                      min_run_time=min_run_time)
+    return 2 * n**3 / t.median
+
+
+def measure_bandwidth(*, nbytes: int = 2**27, threads: int = 1,
+                      min_run_time: float = 0.1) -> float:
+    """Bytes/s of copying an ``nbytes`` float32 tensor into another (counts read + write).
+
+    The default, 128 MiB, is larger than the caches of most CPUs, so this is the
+    bandwidth of main memory; smaller tensors that stay in cache move faster.
+    """
+    nbytes = check_positive_int(nbytes, "nbytes")
+    if nbytes < BYTES_PER_FLOAT32:
+        raise ValueError(f"nbytes must be at least {BYTES_PER_FLOAT32}, got {nbytes}")
+    n = nbytes // BYTES_PER_FLOAT32
+    src = torch.ones(n)
+    dst = torch.empty(n)
+    t = time_callable(lambda: dst.copy_(src), label="copy", threads=threads,
+                      min_run_time=min_run_time)
+    return 2 * n * BYTES_PER_FLOAT32 / t.median
+
+
+def measure_roofline(*, threads: int = 1, matmul_size: int = 1024, copy_bytes: int = 2**27,
+                     cache_copy_bytes: int | None = 2**21,
+                     min_run_time: float = 0.1) -> Roofline:
+    """Measure this machine's compute and memory ceilings at ``threads`` threads.
+
+    ``cache_copy_bytes=None`` skips the cache-resident copy.
+    """
+    threads = _check_threads(threads)
+    peak = measure_peak_flops(size=matmul_size, threads=threads, min_run_time=min_run_time)
+    bandwidth = measure_bandwidth(nbytes=copy_bytes, threads=threads, min_run_time=min_run_time)
+    cache = None
+    if cache_copy_bytes is not None:
+        cache = measure_bandwidth(nbytes=cache_copy_bytes, threads=threads,
+                                  min_run_time=min_run_time)
+    return Roofline(peak_flops=peak, bandwidth=bandwidth, threads=threads,
+                    cache_bandwidth=cache)
+
+
+def roofline_points(timings: Sequence[LayerTiming], *, fused: bool = False
+                    ) -> list[dict[str, object]]:
+    """One point per layer and timed kind: ``kind``, ``layer`` ``(C, H)``, ``intensity``
+    (FLOP/byte, minimal traffic) and ``flops`` (achieved FLOP/s), for :func:`plot_roofline`."""
+    if isinstance(timings, LayerTiming) or not isinstance(timings, Sequence) or not timings:
+        raise TypeError(f"timings must be a non-empty list of LayerTiming, got {timings!r}")
+    points: list[dict[str, object]] = []
+    for i, t in enumerate(timings):
+        if not isinstance(t, LayerTiming):
+            raise TypeError(f"timings[{i}] must be a LayerTiming, got {type(t).__name__}")
+        for kind in t.seconds:
+            points.append({
+                "kind": kind,
+                "layer": (t.channels, t.size),
+                "intensity": arithmetic_intensity(kind, t.channels, t.size, t.kernel_size,
+                                                  fused=fused),
+                "flops": t.achieved_flops(kind),
+            })
+    return points
+
+
+# --------------------------------------------------------------------------
+# words for measured ratios (so that prose built from them stays true)
+# --------------------------------------------------------------------------
+
+
+def compare_timings(base: Sequence[LayerTiming], other: Sequence[LayerTiming]
+                    ) -> dict[str, list[float]]:
+    """Per kind timed in both, the ratios ``base time / other time``, one per layer
+    (above 1: ``other`` is faster). Both lists must cover the same layers in order."""
+    for name, timings in (("base", base), ("other", other)):
+        if isinstance(timings, LayerTiming) or not isinstance(timings, Sequence) or not timings:
+            raise TypeError(f"{name} must be a non-empty list of LayerTiming, got {timings!r}")
+        for i, t in enumerate(timings):
+            if not isinstance(t, LayerTiming):
+                raise TypeError(f"{name}[{i}] must be a LayerTiming, got {type(t).__name__}")
+    if [(t.channels, t.size) for t in base] != [(t.channels, t.size) for t in other]:
+        raise ValueError("base and other must cover the same layers in the same order")
+    kinds = [k for k in KINDS if all(k in t.seconds for t in [*base, *other])]
+    if not kinds:
+        raise ValueError("base and other share no timed convolution kind")
+    return {k: [b.seconds[k] / o.seconds[k] for b, o in zip(base, other, strict=True)]
+            for k in kinds}
+
+
+def geometric_mean(values: Sequence[float]) -> float:
+    """The geometric mean, the right average of ratios such as speed-ups."""
+    if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+        raise TypeError(f"values must be a non-empty sequence of numbers, got {values!r}")
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or not v > 0 for v in values):
+        raise ValueError(f"values must all be positive numbers, got {values!r}")
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def describe_speedup(ratio: float, *, tolerance: float = 0.1) -> str:
+    """Words for a ratio ``old time / new time``: ``"1.8 times faster"``,
+    ``"about as fast"`` (within ``tolerance``) or ``"1.3 times slower"``."""
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not ratio > 0:
+        raise ValueError(f"ratio must be a positive number, got {ratio!r}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not (
+            0 <= tolerance < 1):
+        raise ValueError(f"tolerance must be a number in [0, 1), got {tolerance!r}")
+    if abs(ratio - 1) <= tolerance:
+        return "about as fast"
+    if ratio > 1:
+        return f"{ratio:.1f} times faster"
+    return f"{1 / ratio:.1f} times slower"
+
+
+# --------------------------------------------------------------------------
+# python -m helpers.bench: NumPy vs PyTorch
+# --------------------------------------------------------------------------
+
+
+def numpy_vs_torch(layers: Sequence[tuple[int, int]] = MOBILENET_LAYERS, *,
+                   min_run_time: float = 0.2) -> list[dict[str, object]]:
+    """Time our NumPy ``conv2d`` and ``depthwise_conv2d`` against PyTorch, one thread each.
+
+    Returns one row per layer and kind: ``layer``, ``kind``, ``numpy`` and
+    ``torch`` seconds, and ``ratio`` = numpy / torch.
+    """
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from helpers.numpy_conv import conv2d, depthwise_conv2d
+
+    layers = _check_layers(layers)
+    min_run_time = _check_min_run_time(min_run_time)
+    rng = np.random.default_rng(0)
+    rows: list[dict[str, object]] = []
+    for channels, size in layers:
+        x = rng.standard_normal((1, channels, size, size), dtype=np.float32)
+        cases = {
+            "normal": (rng.standard_normal((channels, channels, 3, 3), dtype=np.float32),
+                       lambda x, w: conv2d(x, w, padding=1)),
+            "depthwise": (rng.standard_normal((channels, 1, 3, 3), dtype=np.float32),
+                          lambda x, w: depthwise_conv2d(x, w, padding=1)),
+        }
+        for kind, (w, numpy_fn) in cases.items():
+            xt, wt = torch.from_numpy(x), torch.from_numpy(w)
+            groups = 1 if kind == "normal" else channels
+            with threadpool_limits(limits=1):
+                t_np = time_callable(lambda x=x, w=w, f=numpy_fn: f(x, w), threads=1,
+                                     min_run_time=min_run_time)
+            t_torch = time_callable(
+                lambda xt=xt, wt=wt, g=groups: torch.nn.functional.conv2d(xt, wt, padding=1,
+                                                                          groups=g),
+                threads=1, min_run_time=min_run_time)
+            rows.append({"layer": (channels, size), "kind": kind, "numpy": t_np.median,
+                         "torch": t_torch.median, "ratio": t_np.median / t_torch.median})
+    return rows
+
+
+def format_numpy_vs_torch(rows: Sequence[Mapping[str, object]]) -> str:
+    """The rows of :func:`numpy_vs_torch` as a text table (times in milliseconds)."""
+    lines = [f"{'layer (C, H)':<14}{'kind':<11}{'NumPy ms':>10}{'PyTorch ms':>12}"
+             f"{'NumPy/PyTorch':>15}"]
+    for row in rows:
+        c, s = row["layer"]  # type: ignore[misc]
+        lines.append(f"{f'({c}, {s})':<14}{row['kind']:<11}{row['numpy'] * 1e3:>10.2f}"
+                     f"{row['torch'] * 1e3:>12.3f}{row['ratio']:>15.1f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Print NumPy vs PyTorch times of 3x3 convolutions on MobileNet-sized layers."""
+    print("3x3 convolution, padding 1, batch 1, C -> C channels, float32, one thread")
+    print(format_numpy_vs_torch(numpy_vs_torch()))
+
+
+if __name__ == "__main__":
+    main()

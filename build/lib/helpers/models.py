@@ -1,0 +1,407 @@
+"""Architectures built from depthwise separable convolutions.
+
+- :func:`mobilenet_v1`: MobileNetV1 (Howard et al., 2017) from the book's
+  :class:`~helpers.layers.DepthwiseSeparableConv2d`, with a width multiplier,
+  any input resolution, and ``separable=False`` for the paper's
+  all-normal-convolution twin ("Conv MobileNet", its Table 4).
+- :func:`mobilenet_v1_table`: the body of a built model as rows like the
+  paper's Table 1, read from the model itself.
+- :class:`XceptionSeparableConv2d` and :class:`XceptionEntryBlock`: Xception's
+  separable convolution (nothing between depthwise and pointwise) and one
+  entry-flow block with its strided 1x1 shortcut (Chollet, 2017).
+- :class:`InvertedResidual`: MobileNetV2's inverted residual with a linear
+  bottleneck (Sandler et al., 2018).
+- :func:`atrous_separable_conv2d`: DeepLabv3+'s atrous (dilated) separable
+  convolution (Chen et al., 2018).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from helpers._validate import check_int, check_positive_int
+from helpers.layers import DepthwiseConv2d, DepthwiseSeparableConv2d, PointwiseConv2d
+
+__all__ = [
+    "MOBILENET_V1_BODY",
+    "MOBILENET_V1_STEM_CHANNELS",
+    "ConvBNReLU",
+    "MobileNetV1",
+    "mobilenet_v1",
+    "scaled_channels",
+    "TableRow",
+    "mobilenet_v1_table",
+    "XceptionSeparableConv2d",
+    "XceptionEntryBlock",
+    "InvertedResidual",
+    "atrous_separable_conv2d",
+    "receptive_field_size",
+]
+
+#: Output channels of the first, normal 3x3 convolution (stride 2).
+MOBILENET_V1_STEM_CHANNELS = 32
+
+#: MobileNetV1's 13 depthwise separable layers as (output channels, stride of
+#: the depthwise step), read from Table 1 of Howard et al. (2017) with the
+#: second-to-last stride corrected to 1 (see ``helpers.paper_tables``).
+MOBILENET_V1_BODY: tuple[tuple[int, int], ...] = (
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
+)
+
+
+def _check_bool(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _check_width_multiplier(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"width_multiplier must be a positive number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"width_multiplier must be a positive number, got {value!r}")
+    return value
+
+
+def scaled_channels(channels: int, width_multiplier: float, divisor: int = 1) -> int:
+    """Channels of a layer thinned by the width multiplier: ``channels * width_multiplier``
+    rounded to the nearest multiple of ``divisor`` (halves round up), and never
+    below ``divisor``.
+
+    With ``divisor=1`` this is the paper's ``alpha * M`` rounded to a whole
+    number; for the paper's widths 1, 0.75, 0.5 and 0.25 every MobileNet layer
+    is already whole. The MobileNetV2/V3 code of TF-Slim (``_make_divisible``)
+    rounds to multiples of 8 (``divisor=8``) and then also refuses to go more
+    than 10 % below ``channels * width_multiplier``; so does this function when
+    ``divisor > 1``. (TF-Slim's ``mobilenet_v1`` itself truncates instead.)
+    """
+    channels = check_positive_int(channels, "channels")
+    width_multiplier = _check_width_multiplier(width_multiplier)
+    divisor = check_positive_int(divisor, "divisor")
+    target = channels * width_multiplier
+    rounded = max(divisor, int(target / divisor + 0.5) * divisor)
+    if divisor > 1 and rounded < 0.9 * target:
+        rounded += divisor
+    return rounded
+
+
+class ConvBNReLU(nn.Sequential):
+    """A normal ``k x k`` convolution (no bias, "same" padding), batch norm, ReLU:
+    MobileNet's first layer, and every layer of its all-normal twin."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
+                 stride: int = 1) -> None:
+        in_channels = check_positive_int(in_channels, "in_channels")
+        out_channels = check_positive_int(out_channels, "out_channels")
+        kernel_size = check_positive_int(kernel_size, "kernel_size")
+        stride = check_positive_int(stride, "stride")
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
+                      padding=kernel_size // 2, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class MobileNetV1(nn.Module):
+    """MobileNetV1: a 3x3 stride-2 convolution, 13 depthwise separable layers
+    (batch norm and ReLU after both the depthwise and the pointwise step), global
+    average pooling and a fully connected classifier (logits; the softmax is left
+    to the loss). Works at any input resolution.
+
+    With ``separable=False`` each separable layer becomes one normal 3x3
+    convolution with the same input and output channels and stride: the paper's
+    "Conv MobileNet" (Table 4).
+    """
+
+    def __init__(self, width_multiplier: float = 1.0, num_classes: int = 1000,
+                 separable: bool = True, channel_divisor: int = 1) -> None:
+        super().__init__()
+        self.width_multiplier = _check_width_multiplier(width_multiplier)
+        self.num_classes = check_positive_int(num_classes, "num_classes")
+        self.separable = _check_bool(separable, "separable")
+        self.channel_divisor = check_positive_int(channel_divisor, "channel_divisor")
+
+        def width(c: int) -> int:
+            return scaled_channels(c, self.width_multiplier, self.channel_divisor)
+
+        channels = width(MOBILENET_V1_STEM_CHANNELS)
+        self.stem = ConvBNReLU(3, channels, 3, stride=2)
+        blocks: list[nn.Module] = []
+        for out, stride in MOBILENET_V1_BODY:
+            out = width(out)
+            if self.separable:
+                blocks.append(DepthwiseSeparableConv2d(
+                    channels, out, 3, stride=stride, padding=1, bias=False,
+                    norm_layer=nn.BatchNorm2d, activation=nn.ReLU))
+            else:
+                blocks.append(ConvBNReLU(channels, out, 3, stride=stride))
+            channels = out
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(channels, self.num_classes)
+
+    @property
+    def out_channels(self) -> int:
+        """Channels entering the classifier (1024 at width 1)."""
+        return self.classifier.in_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(
+                f"MobileNetV1 expects input of shape (N, 3, H, W), got {tuple(x.shape)}"
+            )
+        x = self.blocks(self.stem(x))
+        return self.classifier(torch.flatten(self.pool(x), 1))
+
+    def extra_repr(self) -> str:
+        return (f"width_multiplier={self.width_multiplier}, num_classes={self.num_classes}, "
+                f"separable={self.separable}")
+
+
+def mobilenet_v1(width_multiplier: float = 1.0, num_classes: int = 1000,
+                 separable: bool = True, channel_divisor: int = 1) -> MobileNetV1:
+    """Build MobileNetV1 (Howard et al., 2017) with the given width multiplier.
+
+    ``separable=False`` gives the all-normal-convolution twin of Table 4.
+    ``channel_divisor`` rounds each layer's channels to a multiple of it
+    (1: plain rounding, as in the paper; 8: the rule of later MobileNets).
+    """
+    return MobileNetV1(width_multiplier, num_classes, separable, channel_divisor)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of a Table-1-like listing of a model's layers.
+
+    ``layer_type`` groups the rows as in the paper's Table 2 ("Conv 1 × 1",
+    "Conv DW 3 × 3", "Conv 3 × 3", "Fully Connected", or "Avg Pool");
+    ``name`` is the module's name in the model (as in ``named_modules``);
+    ``output_shape`` is the layer's output ``(channels, height, width)``
+    (``(features, 1, 1)`` for the fully connected layer).
+    """
+
+    name: str
+    type_stride: str
+    filter_shape: str
+    input_size: str
+    layer_type: str
+    output_shape: tuple[int, int, int]
+
+
+def _times(*values: int) -> str:
+    return " × ".join(str(v) for v in values)
+
+
+def _describe_layer(module: nn.Module, in_shape: tuple[int, ...]) -> tuple[str, str, str, str]:
+    """(type / stride, filter shape, input size, layer type) of one layer."""
+    if isinstance(module, nn.Linear):
+        return ("FC / s1", _times(module.in_features, module.out_features),
+                _times(1, 1, module.in_features), "Fully Connected")
+    _, c, h, w = in_shape
+    input_size = _times(h, w, c)
+    if isinstance(module, nn.AdaptiveAvgPool2d | nn.AvgPool2d):
+        return "Avg Pool / s1", f"Pool {_times(h, w)}", input_size, "Avg Pool"
+    assert isinstance(module, nn.Conv2d)
+    kh, kw = module.kernel_size
+    stride = module.stride[0]
+    m, n, g = module.in_channels, module.out_channels, module.groups
+    if g == m and g > 1 and n == m:
+        return (f"Conv dw / s{stride}", f"{_times(kh, kw, m)} dw", input_size,
+                f"Conv DW {_times(kh, kw)}")
+    shape = _times(kh, kw, m // g, n) + (f" (groups {g})" if g > 1 else "")
+    return f"Conv / s{stride}", shape, input_size, f"Conv {_times(kh, kw)}"
+
+
+def mobilenet_v1_table(model: nn.Module, resolution: int = 224) -> list[TableRow]:
+    """The layers of ``model`` as rows of the paper's Table 1 (type / stride,
+    filter shape, input size), read from the model itself: one forward pass of a
+    ``resolution x resolution`` image records every convolution, the average
+    pool and the fully connected layer in the order they run.
+
+    Works for any model whose layers are ``Conv2d``, average pools and
+    ``Linear`` (MobileNetV1 and its twin in particular). The model's
+    training/eval mode is left as it was.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    resolution = check_positive_int(resolution, "resolution")
+    names = {module: name for name, module in model.named_modules()}
+    records: list[tuple[nn.Module, tuple[int, ...], tuple[int, int, int]]] = []
+    layer_types = (nn.Conv2d, nn.Linear, nn.AdaptiveAvgPool2d, nn.AvgPool2d)
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        shape = tuple(output.shape[1:]) + (1,) * (4 - output.ndim)
+        records.append((module, tuple(inputs[0].shape), shape))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, layer_types)]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, 3, resolution, resolution))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return [TableRow(names[module], *_describe_layer(module, in_shape), out_shape)
+            for module, in_shape, out_shape in records]
+
+
+def _same_padding(kernel_size: int, dilation: int) -> int:
+    return dilation * (kernel_size - 1) // 2
+
+
+class XceptionSeparableConv2d(nn.Module):
+    """Xception's separable convolution (Chollet, 2017): a ``k x k`` depthwise
+    convolution straight into a 1x1 pointwise one, with **no** batch norm or
+    non-linearity between them (unlike MobileNet), no biases, "same" padding.
+    Batch norm and ReLU, where wanted, go around it (see :class:`XceptionEntryBlock`).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
+                 stride: int = 1, dilation: int = 1) -> None:
+        super().__init__()
+        kernel_size = check_positive_int(kernel_size, "kernel_size")
+        dilation = check_positive_int(dilation, "dilation")
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
+        self.conv = DepthwiseSeparableConv2d(
+            in_channels, out_channels, kernel_size, stride=stride,
+            padding=_same_padding(kernel_size, dilation), dilation=dilation, bias=False,
+            norm_layer=None, activation=None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class XceptionEntryBlock(nn.Module):
+    """One block of Xception's entry flow (Chollet, 2017, Figure 5):
+
+    ``[ReLU] -> SepConv 3x3 -> BN -> ReLU -> SepConv 3x3 -> BN -> MaxPool 3x3/2``,
+    added to a shortcut ``Conv 1x1 stride 2 -> BN``. The output has
+    ``out_channels`` channels and half the height and width (rounded up).
+
+    ``relu_first=False`` drops the leading ReLU, as in the first such block,
+    which follows a convolution that already ends in ReLU.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, relu_first: bool = True) -> None:
+        super().__init__()
+        in_channels = check_positive_int(in_channels, "in_channels")
+        out_channels = check_positive_int(out_channels, "out_channels")
+        self.relu_first = _check_bool(relu_first, "relu_first")
+        layers: list[nn.Module] = [nn.ReLU()] if relu_first else []
+        layers += [
+            XceptionSeparableConv2d(in_channels, out_channels),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+            XceptionSeparableConv2d(out_channels, out_channels),
+            nn.BatchNorm2d(out_channels),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        ]
+        self.main = nn.Sequential(*layers)
+        self.shortcut = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, stride=2, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x) + self.shortcut(x)
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's inverted residual with a linear bottleneck (Sandler et al.,
+    2018, Table 1):
+
+    - expand: 1x1 convolution ``in -> t * in``, batch norm, ReLU6 (left out when
+      the expansion factor ``t`` is 1);
+    - depthwise: 3x3 depthwise convolution with ``stride``, batch norm, ReLU6;
+    - project: 1x1 convolution ``t * in -> out``, batch norm, and **no**
+      activation (the linear bottleneck).
+
+    The input is added to the output when ``stride == 1`` and
+    ``in_channels == out_channels`` (:attr:`use_residual`).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 expansion: int = 6) -> None:
+        super().__init__()
+        in_channels = check_positive_int(in_channels, "in_channels")
+        out_channels = check_positive_int(out_channels, "out_channels")
+        stride = check_positive_int(stride, "stride")
+        if stride not in (1, 2):
+            raise ValueError(f"stride must be 1 or 2, got {stride}")
+        expansion = check_positive_int(expansion, "expansion")
+        hidden = in_channels * expansion
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.stride, self.expansion = stride, expansion
+        self.use_residual = stride == 1 and in_channels == out_channels
+        self.expand = None if expansion == 1 else nn.Sequential(
+            PointwiseConv2d(in_channels, hidden, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(),
+        )
+        self.depthwise = nn.Sequential(
+            DepthwiseConv2d(hidden, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(),
+        )
+        self.project = nn.Sequential(
+            PointwiseConv2d(hidden, out_channels, bias=False),
+            nn.BatchNorm2d(out_channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x if self.expand is None else self.expand(x)
+        out = self.project(self.depthwise(out))
+        return x + out if self.use_residual else out
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels} -> {self.out_channels}, stride={self.stride}, "
+                f"expansion={self.expansion}, residual={self.use_residual}")
+
+
+def receptive_field_size(kernel_size: int, dilation: int = 1) -> int:
+    """Side of the input window one output of a ``kernel_size`` convolution with
+    ``dilation`` sees: ``dilation * (kernel_size - 1) + 1``."""
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    dilation = check_positive_int(dilation, "dilation")
+    return dilation * (kernel_size - 1) + 1
+
+
+def atrous_separable_conv2d(in_channels: int, out_channels: int, dilation: int = 1,
+                            kernel_size: int = 3, stride: int = 1) -> DepthwiseSeparableConv2d:
+    """DeepLabv3+'s atrous separable convolution (Chen et al., 2018): a
+    depthwise convolution with holes (``dilation``), then a pointwise one, each
+    followed by batch norm and ReLU, with "same" padding so the output keeps the
+    input's size at stride 1. Its parameters do not depend on ``dilation``;
+    its receptive field is :func:`receptive_field_size` ``(kernel_size, dilation)``.
+    """
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    dilation = check_int(dilation, "dilation", minimum=1)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
+    return DepthwiseSeparableConv2d(
+        in_channels, out_channels, kernel_size, stride=stride,
+        padding=_same_padding(kernel_size, dilation), dilation=dilation, bias=False,
+        norm_layer=nn.BatchNorm2d, activation=nn.ReLU)
