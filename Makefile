@@ -19,9 +19,9 @@ version_of = $(shell $(1) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3
 PYTHON_VERSION := $(call version_of,$(PYTHON))
 VENV_VERSION   := $(call version_of,$(BIN)/python)
 
-# PYTHON given on the command line (or in the environment) and .venv made by
-# another Python X.Y: rebuild .venv with the one asked for.
-ifneq ($(origin PYTHON),file)
+# PYTHON given on the command line and .venv made by another Python X.Y:
+# rebuild .venv with the one asked for.
+ifeq ($(origin PYTHON),command line)
 ifneq ($(VENV_VERSION),)
 ifneq ($(basename $(VENV_VERSION)),$(basename $(PYTHON_VERSION)))
 REBUILD_VENV := yes
@@ -34,7 +34,7 @@ ifneq ($(filter-out help clean,$(or $(MAKECMDGOALS),help)),)
 ifneq ($(and $(VENV_VERSION),$(if $(REBUILD_VENV),,yes)),)
 $(info Python $(VENV_VERSION) in $(VENV) (made from $(shell sed -n 's/^home = //p' $(VENV)/pyvenv.cfg)))
 else ifneq ($(shell $(PYTHON) -c '$(PY_OK)' 2>/dev/null && echo ok),)
-$(info Python $(PYTHON_VERSION) ($(PYTHON)) will make $(VENV))
+$(info Python $(PYTHON_VERSION) ($(PYTHON)) will make $(VENV)$(if $(REBUILD_VENV), (replacing its Python $(VENV_VERSION))))
 else ifneq ($(PYTHON_VERSION),)
 $(info $(PYTHON) is Python $(PYTHON_VERSION); the book needs 3.11-3.13: make PYTHON=...)
 else
