@@ -1,15 +1,61 @@
 # Two commands for a fresh clone (see README):
 #   make book   build the HTML book into _build/html (executes the notebooks)
 #   make test   unit tests, lint, strict nbval over every chapter, strict build
-# Both create .venv on first use and reinstall when requirements change.
+# Both create .venv on first use and reinstall when the requirements change:
+# `make book` and `make lab` install the reader's packages (requirements.txt),
+# `make test` adds the contributor's (requirements-dev.txt).
 
-PYTHON ?= python3.11
+# The Python that creates .venv: the first of python3, python3.11, python3.12,
+# python3.13, python on PATH that is a 3.11-3.13. Choose another with
+#   make book PYTHON=python3.12      (or a path; .venv is rebuilt to match)
+PY_OK := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+ifndef PYTHON
+PYTHON := $(shell for p in python3 python3.11 python3.12 python3.13 python; do \
+  $$p -c '$(PY_OK)' 2>/dev/null && { echo $$p; break; }; done)
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
+version_of = $(shell $(1) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
+PYTHON_VERSION := $(call version_of,$(PYTHON))
+VENV_VERSION   := $(call version_of,$(BIN)/python)
+
+# PYTHON given on the command line and .venv made by another Python X.Y:
+# rebuild .venv with the one asked for.
+ifeq ($(origin PYTHON),command line)
+ifneq ($(VENV_VERSION),)
+ifneq ($(basename $(VENV_VERSION)),$(basename $(PYTHON_VERSION)))
+REBUILD_VENV := yes
+endif
+endif
+endif
+
+# Say which Python every command uses.
+ifneq ($(filter-out help clean,$(or $(MAKECMDGOALS),help)),)
+ifneq ($(and $(VENV_VERSION),$(if $(REBUILD_VENV),,yes)),)
+$(info Python $(VENV_VERSION) in $(VENV) (made from $(shell sed -n 's/^home = //p' $(VENV)/pyvenv.cfg)))
+else ifneq ($(shell $(PYTHON) -c '$(PY_OK)' 2>/dev/null && echo ok),)
+$(info Python $(PYTHON_VERSION) ($(PYTHON)) will make $(VENV)$(if $(REBUILD_VENV), (replacing its Python $(VENV_VERSION))))
+else ifneq ($(PYTHON_VERSION),)
+$(info $(PYTHON) is Python $(PYTHON_VERSION); the book needs 3.11-3.13: make PYTHON=...)
+else
+$(info No Python 3.11-3.13 found$(if $(PYTHON), ($(PYTHON) does not run)): see README, or make PYTHON=...)
+endif
+endif
+
+# The two installs. READER: the notebooks, the book, JupyterLab. STAMP (the
+# contributor's): adds the test and lint tools.
+READER := $(VENV)/.installed-reader
 STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check
+# On Linux, torch comes from PyTorch's CPU wheel index, and alone: that index
+# is consulted for torch only (PyPI's Linux wheel is the CUDA build). A torch
+# pip can install without any index (already installed, or a local wheel
+# directory in pip's configuration) is used as is.
+TORCH     := $(shell sed -n 's/^\(torch==[^ #]*\).*/\1/p' requirements.txt)
+CPU_INDEX := https://download.pytorch.org/whl/cpu
 NOTEBOOKS := $(wildcard chapters/*.ipynb)
 
-.PHONY: book test lint unit nbval nbval-other-cpu build-check browser lab bench outputs clean help
+.PHONY: book test lint unit nbval nbval-other-cpu build-check browser lab bench outputs clean help FORCE
 
 help:
 	@echo "make book   build the book into _build/html (first run also builds .venv)"
@@ -18,14 +64,35 @@ help:
 	@echo "make bench  NumPy vs PyTorch timing table of the from-scratch convolutions"
 	@echo "make outputs [NB=chapters/X.ipynb]  re-run notebooks and store their outputs"
 	@echo "make clean  remove _build and caches (keeps .venv)"
+	@echo "Python: any 3.11-3.13 on PATH, or make book PYTHON=python3.12"
 
-$(STAMP): requirements.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
-	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -e .
-	touch $(STAMP)
+$(READER): requirements.txt pyproject.toml $(if $(REBUILD_VENV),FORCE)
+	@if [ -n "$(REBUILD_VENV)" ]; then \
+	  echo "$(VENV) has Python $(VENV_VERSION); rebuilding it with $(PYTHON) ($(PYTHON_VERSION))"; \
+	  rm -rf $(VENV); fi
+	@test -x $(BIN)/python || { \
+	  $(PYTHON) -c '$(PY_OK)' 2>/dev/null || { \
+	    echo "No Python 3.11-3.13 found (PYTHON=$(PYTHON), version $(or $(PYTHON_VERSION),unknown))."; \
+	    echo "Install one, or name it: make $(or $(MAKECMDGOALS),book) PYTHON=/path/to/python3.12"; \
+	    exit 1; }; \
+	  echo "Creating $(VENV) with $(PYTHON) (Python $(PYTHON_VERSION))"; \
+	  $(PYTHON) -m venv $(VENV); }
+	@echo "Installing the reader's packages into $(VENV) (first time: 0.4 GB to download, 1.6 GB on disk)"
+ifeq ($(shell uname -s),Linux)
+	@echo "torch alone, CPU build: a local wheel if pip has one, else $(CPU_INDEX)"
+	$(PIP) -q --no-deps --no-index $(TORCH) 2>/dev/null || \
+	  $(PIP) --no-deps --index-url $(CPU_INDEX) $(TORCH)
+endif
+	$(PIP) -r requirements.txt
+	$(PIP) -q --no-deps -e .
+	touch $@
 
-book: $(STAMP)
+$(STAMP): requirements-dev.txt $(READER)
+	@echo "Installing the contributor's test and lint tools into $(VENV)"
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+book: $(READER)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
@@ -73,11 +140,13 @@ build-check: $(STAMP)
 browser: $(STAMP)
 	$(BIN)/pytest -q -m browser
 
-lab: $(STAMP)
+lab: $(READER)
 	$(BIN)/jupyter lab chapters/
 
-bench: $(STAMP)
+bench: $(READER)
 	$(BIN)/python -m helpers.bench
+
+FORCE:
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis .ruff_cache _config.test.yml
