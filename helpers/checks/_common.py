@@ -34,15 +34,31 @@ class Refusal(Exception):
     """Raised inside a checker: the answer is wrong; the argument is the message."""
 
 
+#: What a learner is told if examining their answer raised an unforeseen error.
+UNFORESEEN = "The checker could not examine your answer"
+
+
+def bad_argument(error: TypeError | ValueError) -> TypeError | ValueError:
+    """Mark an error in a checker's own arguments, which :func:`checker` lets
+    through (it is the caller's mistake, not an answer to grade)."""
+    error.checker_argument = True  # type: ignore[union-attr]
+    return error
+
+
 def require_callable(fn: object, name: str = "fn", kind: str = "a function") -> None:
     """Refuse (TypeError) a checker argument that cannot be called."""
     if not callable(fn):
-        raise TypeError(f"{name} must be {kind}, got {type(fn).__name__}")
+        raise bad_argument(TypeError(f"{name} must be {kind}, got {type(fn).__name__}"))
 
 
 def checker(run: Callable[P, str]) -> Callable[P, CheckResult]:
     """Turn ``run`` (returns the success message, raises :class:`Refusal`)
-    into a checker that returns a :class:`~helpers.checks.CheckResult`."""
+    into a checker that returns a :class:`~helpers.checks.CheckResult`.
+
+    Errors in the checker's own arguments (see :func:`bad_argument`) are raised;
+    any other error while examining the answer becomes a failing result, so
+    that a learner always gets a message.
+    """
 
     @functools.wraps(run)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> CheckResult:
@@ -50,6 +66,11 @@ def checker(run: Callable[P, str]) -> Callable[P, CheckResult]:
             return passed(run(*args, **kwargs))
         except Refusal as refusal:
             return failed(str(refusal))
+        except Exception as exc:
+            if getattr(exc, "checker_argument", False):
+                raise
+            return failed(f"{UNFORESEEN} ({type(exc).__name__}: {_short(str(exc))}). "
+                          "Return the kind of value the exercise asks for.")
 
     return wrapped
 
@@ -62,7 +83,7 @@ def describe(value: Any) -> str:
     try:
         text = repr(value)
     except Exception:  # a learner's object whose repr fails
-        text = f"a {type(value).__name__}"
+        return f"an object of type {type(value).__name__}"
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{text} ({type(value).__name__})"
@@ -136,7 +157,7 @@ def _tensor_to_numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.numpy()
 
 
-def as_array(value: Any, where: str) -> tuple[np.ndarray, float]:
+def as_array(value: Any, where: str, verb: str = "returned") -> tuple[np.ndarray, float]:
     """An array answer as ``(float64 array, relative tolerance)``.
 
     NumPy arrays, tensors (any device, with or without grad) and nested lists of
@@ -151,7 +172,7 @@ def as_array(value: Any, where: str) -> tuple[np.ndarray, float]:
         try:
             value = _tensor_to_numpy(value)
         except Exception as exc:  # e.g. a tensor without storage
-            raise Refusal(f"{where} returned a tensor NumPy cannot read "
+            raise Refusal(f"{where} {verb} a tensor NumPy cannot read "
                           f"({type(exc).__name__}).") from None
     if isinstance(value, np.ndarray):
         array = value
@@ -161,14 +182,14 @@ def as_array(value: Any, where: str) -> tuple[np.ndarray, float]:
         except Exception:  # ragged lists and the like
             array = None
         if array is None or array.dtype.kind not in "iuf":
-            raise Refusal(f"{where} returned {describe(value)}, which is not an "
+            raise Refusal(f"{where} {verb} {describe(value)}, which is not an "
                           "array of numbers; return a NumPy array.")
     else:
-        raise Refusal(f"{where} returned {describe(value)}; return a NumPy array.")
+        raise Refusal(f"{where} {verb} {describe(value)}; return a NumPy array.")
     if array.dtype.kind not in "iuf":
         kind = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "strings",
                 "O": "Python objects"}.get(array.dtype.kind, f"dtype {array.dtype}")
-        raise Refusal(f"{where} returned an array of {kind}; return an array of real "
+        raise Refusal(f"{where} {verb} an array of {kind}; return an array of real "
                       "numbers (float).")
     if rtol is None:
         rtol = rtol_for(array.dtype)

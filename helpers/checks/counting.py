@@ -24,10 +24,10 @@ def expected_separable_params(in_channels: int, out_channels: int, kernel_size: 
 
 #: Wrong formulas of (M, N, k, bias) and what to tell the learner who uses one.
 _MISTAKES: tuple[tuple[Callable[[int, int, int, bool], int], str], ...] = (
-    (lambda m, n, k, b: k * k * m * n + ((m + n) if b else 0),
+    (lambda m, n, k, b: k * k * m * n,
      "That is a normal convolution's weight count (k*k*M*N)."),
     (lambda m, n, k, b: k * k * m * n + (n if b else 0),
-     "That is a normal convolution's count (k*k*M*N weights)."),
+     "That is a normal convolution's count (k*k*M*N weights, N biases)."),
     (lambda m, n, k, b: k * k * m + (m if b else 0),
      "That is only the depthwise step; add the pointwise step (M*N)."),
     (lambda m, n, k, b: k * k * m,
