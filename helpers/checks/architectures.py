@@ -49,17 +49,6 @@ def expected_inverted_residual_params(in_channels: int, out_channels: int,
     return weights + norms
 
 
-def expected_inverted_residual_macs(in_channels: int, out_channels: int, stride: int,
-                                    expansion: int, size: int) -> int:
-    """Reference: expansion at the input size, depthwise and projection at the output size."""
-    hidden = in_channels * expansion
-    out_size = (size - 1) // stride + 1
-    macs = (9 * hidden + hidden * out_channels) * out_size * out_size
-    if expansion != 1:
-        macs += in_channels * hidden * size * size
-    return macs
-
-
 def _randomise(block: nn.Module) -> None:
     """Give every weight, batch-norm parameter and running statistic a random
     value, so that batch norms are not identities and pre-activations reach
@@ -288,6 +277,7 @@ WIDTH_CASES: tuple[tuple[int, int, int, float, float], ...] = (
     (32, 64, 112, 0.5, 1.0),
     (256, 512, 28, 0.25, 192 / 224),
     (1024, 1024, 7, 0.5, 4 / 7),
+    (32, 64, 14, 0.3, 0.5),  # 9.6 and 19.2 channels: rounding first matters
 )
 
 
@@ -326,7 +316,17 @@ def _macs_mistakes() -> list[tuple[Callable[..., int], str]]:
          "multiplier is right; the resolution multiplier scales the feature size too."),
         (lambda m, n, f, a, r: expected_separable_macs(m, n, f, 1.0, r), "The resolution "
          "multiplier is right; the width multiplier scales both channel counts too."),
+        (lambda m, n, f, a, r: round(_unrounded(m, n, f, a, r)), _ROUND_FIRST),
+        (lambda m, n, f, a, r: int(_unrounded(m, n, f, a, r)), _ROUND_FIRST),
     ]
+
+
+_ROUND_FIRST = ("Round the channel counts and the feature size to whole numbers first, "
+                "then multiply; not the result.")
+
+
+def _unrounded(m: int, n: int, f: int, alpha: float, rho: float) -> float:
+    return (9 * m * alpha + m * alpha * n * alpha) * (f * rho) ** 2
 
 
 @checker
