@@ -25,6 +25,8 @@ from helpers.checks.separable import (
 )
 
 #: Every checker that grades a function's return value.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 FUNCTION_CHECKERS = (
     check_separable_params, check_output_size, check_depthwise, check_pointwise_matmul,
     check_separable_macs, check_intensity, check_generalisation_gap,

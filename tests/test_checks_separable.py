@@ -251,9 +251,11 @@ class ReflectPadding(GoodSeparable):  # the borders padded by reflection, not ze
     lambda m, n, k: GoodSeparable(m, n, k, bias=False),
     SameSeparable,
     DoubleSeparable,
+    lambda m, n, k: GoodSeparable(m, n, k).double(),
     SequentialInside,
     lambda m, n, k: GoodSeparable(m, n, np.int64(k)),
-], ids=["bias", "book", "no bias", "same, functional", "float64", "shared Sequential",
+], ids=["bias", "book", "no bias", "same, functional", "float64 forward", "float64",
+        "shared Sequential",
         "NumPy int kernel"])
 def test_separable_right_answers_pass(answer):
     assert_passes(check_separable_module(answer))

@@ -277,3 +277,12 @@ def compare_all(answers: dict[tuple[Any, ...], Any], expected: dict[tuple[Any, .
             hint = first_match(mistakes, answers, same) or fallback
             raise Refusal(f"{where(case)} returned {show(got)}, {expected_word} "
                           f"{show(want)}. {hint}")
+
+
+def input_dtype(module: torch.nn.Module) -> torch.dtype:
+    """The dtype a module's input should have: that of its first floating
+    parameter (float32 if it has none), so a float64 module is run in float64."""
+    for parameter in module.parameters():
+        if parameter.is_floating_point():
+            return parameter.dtype
+    return torch.float32

@@ -19,6 +19,7 @@ from helpers.checks._common import (
     collect,
     compare_all,
     describe,
+    input_dtype,
     largest_error,
     require_callable,
 )
@@ -182,7 +183,7 @@ def _check_block_case(make_block: Callable[..., nn.Module], cin: int, cout: int,
     except Exception as exc:  # a learner's module that cannot be set up
         raise Refusal(f"{where}: preparing the block raised {type(exc).__name__}: "
                       f"{exc}") from None
-    x = 4 * torch.randn(2, cin, BLOCK_SIZE, BLOCK_SIZE)
+    x = 4 * torch.randn(2, cin, BLOCK_SIZE, BLOCK_SIZE).to(input_dtype(block))
     given = x.clone()
     on_input = f"{where} on an input of shape {tuple(x.shape)}"
     steps = _Steps(block)

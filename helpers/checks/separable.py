@@ -25,6 +25,7 @@ from helpers.checks._common import (
     collect,
     compare_all,
     describe,
+    input_dtype,
     largest_error,
     precision_hint,
     require_callable,
@@ -202,7 +203,7 @@ def _check_separable_case(cls: Callable[[int, int, int], nn.Module], m: int, n: 
     if problem:
         raise Refusal(f"{where}: {problem}")
     steps = (_snapshot(module.depthwise), _snapshot(module.pointwise))
-    x = torch.randn(2, m, h, w)
+    x = torch.randn(2, m, h, w).to(input_dtype(module))
     given = x.clone()
     on_input = f"{where} on an input of shape {tuple(x.shape)}"
     with torch.no_grad():
