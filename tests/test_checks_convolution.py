@@ -209,7 +209,7 @@ def test_depthwise_detects_a_change_to_the_input():
         return loop_depthwise(x, w)
 
     assert_fails(check_depthwise(zeroes_input), "changed its argument x or weight in place")
-    assert_fails(check_depthwise(scales_input), "in place", "output is wrong")
+    assert_fails(check_depthwise(scales_input), "in place", "result is wrong")
 
 
 @given(h=st.integers(1, 40), k=st.integers(1, 7), p=st.integers(0, 3), s=st.integers(1, 4),

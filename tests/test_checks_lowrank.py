@@ -21,15 +21,20 @@ DENSE_GENERIC = "Remember W[o, i] = sum over j of P[o, i*m + j] * D[i*m + j, 0]"
 RANK1_GENERIC = "keep its first term: s[0] * outer(u[:, 0], vt[0])."
 
 
-def correct_dense(d, p, m):
-    channels = d.shape[0]
-    n_in = channels // m
+def loop_dense(d, p, m, *, swapped=False):
+    """W[o, i] = sum_j P[o, f] D[f], with f = i*m + j (or j*M + i if ``swapped``)."""
+    n_in = d.shape[0] // m
     w = np.zeros((p.shape[0], n_in) + d.shape[2:])
     for o in range(p.shape[0]):
         for i in range(n_in):
             for j in range(m):
-                w[o, i] += p[o, i * m + j] * d[i * m + j, 0]
+                f = j * n_in + i if swapped else i * m + j
+                w[o, i] += p[o, f] * d[f, 0]
     return w
+
+
+def correct_dense(d, p, m):
+    return loop_dense(d, p, m)
 
 
 def test_reference_is_the_libraries_and_the_loops():
@@ -69,14 +74,7 @@ def test_correct_separable_to_dense_passes(answer):
 
 
 def wrong_grouping(d, p, m):
-    channels = d.shape[0]
-    n_in = channels // m
-    w = np.zeros((p.shape[0], n_in) + d.shape[2:])
-    for o in range(p.shape[0]):
-        for i in range(n_in):
-            for j in range(m):
-                w[o, i] += p[o, j * n_in + i] * d[j * n_in + i, 0]
-    return w
+    return loop_dense(d, p, m, swapped=True)
 
 
 def first_filter_only(d, p, m):

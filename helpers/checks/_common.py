@@ -89,12 +89,15 @@ def describe(value: Any) -> str:
     return f"{text} ({type(value).__name__})"
 
 
-def call(fn: Callable[..., Any], args: Sequence[Any], where: str) -> Any:
-    """``fn(*args)``, or a refusal that reports the learner's exception."""
+def call(fn: Callable[..., Any], args: Sequence[Any], where: str,
+         error_hint: Callable[[Exception], str] | None = None) -> Any:
+    """``fn(*args)``, or a refusal that reports the learner's exception (with
+    ``error_hint(exception)`` after it, if given)."""
     try:
         return fn(*args)
     except Exception as exc:  # report the learner's error as a message
-        raise Refusal(f"{where} raised {type(exc).__name__}: {_short(str(exc))}") from None
+        hint = f". {error_hint(exc)}" if error_hint else ""
+        raise Refusal(f"{where} raised {type(exc).__name__}: {_short(str(exc))}{hint}") from None
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -286,3 +289,27 @@ def input_dtype(module: torch.nn.Module) -> torch.dtype:
         if parameter.is_floating_point():
             return parameter.dtype
     return torch.float32
+
+
+def array_answer(fn: Callable[..., Any], inputs: dict[str, np.ndarray], want: np.ndarray,
+                 where: str, *, extra: Sequence[Any] = (),
+                 shape_hint: Callable[[tuple[int, ...]], str] = lambda shape: ".",
+                 error_hint: Callable[[Exception], str] | None = None,
+                 ) -> tuple[np.ndarray, float, bool]:
+    """Run ``fn`` on copies of the arrays ``inputs`` (then ``extra``) and read
+    its array answer: ``(answer, its tolerance, whether it equals want)``.
+
+    Refuses an answer of the wrong shape (``shape_hint(shape)`` completes the
+    message after "expected <shape>") and a function that changed its inputs.
+    """
+    given = tuple(array.copy() for array in inputs.values())
+    got, rtol = as_array(call(fn, (*given, *extra), where, error_hint), where)
+    if got.shape != want.shape:
+        raise Refusal(f"{where} returned shape {got.shape}, expected {want.shape}"
+                      f"{shape_hint(got.shape)}")
+    right = close(got, want, rtol)
+    if not unchanged(tuple(inputs.values()), given):
+        raise Refusal(f"{where} changed its argument {' or '.join(inputs)} in place"
+                      f"{'' if right else ' (and its result is wrong)'}: leave the inputs "
+                      "as they were and return a new array.")
+    return got, rtol, right

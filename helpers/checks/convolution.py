@@ -17,9 +17,8 @@ import torch.nn.functional as F
 
 from helpers.checks._common import (
     Refusal,
-    as_array,
+    array_answer,
     as_int,
-    call,
     checker,
     close,
     collect,
@@ -27,7 +26,6 @@ from helpers.checks._common import (
     largest_error,
     precision_hint,
     require_callable,
-    unchanged,
 )
 
 #: (input_size, kernel_size, padding, stride, dilation) cases for the output size.
@@ -120,18 +118,14 @@ def check_depthwise(fn: Callable[..., object], *, seed: int = 0) -> str:
         weight = rng.standard_normal((c, k, k))
         where = f"fn(x of shape {x.shape}, weight of shape {weight.shape})"
         want = reference_depthwise(x, weight)
-        given = (x.copy(), weight.copy())
-        got, rtol = as_array(call(fn, given, where), where)
-        if got.shape != want.shape:
-            raise Refusal(f"{where} returned shape {got.shape}, expected {want.shape}: "
-                          "one map per channel, each (H - k + 1) x (W - k + 1). "
-                          f"{_depthwise_shape_hint(got.shape, want.shape, x.shape)}")
-        right = close(got, want, rtol)
-        if not unchanged((x, weight), given):
-            raise Refusal(f"{where} changed its argument x or weight in place"
-                          f"{'' if right else ' (and its output is wrong)'}. A "
-                          "convolution must leave its inputs as they were: write the "
-                          "result into a new array.")
+
+        def shape_hint(shape: tuple[int, ...], want: tuple[int, ...] = want.shape,
+                       given: tuple[int, ...] = x.shape) -> str:
+            return (": one map per channel, each (H - k + 1) x (W - k + 1). "
+                    + _depthwise_shape_hint(shape, want, given))
+
+        got, rtol, right = array_answer(fn, {"x": x, "weight": weight}, want, where,
+                                        shape_hint=shape_hint)
         if not right:
             raise Refusal(f"{where}: values differ from PyTorch's groups={c} convolution "
                           f"(largest difference {largest_error(got, want):.3g}). "

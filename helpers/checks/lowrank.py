@@ -9,6 +9,7 @@ import numpy as np
 
 from helpers.checks._common import (
     Refusal,
+    array_answer,
     as_array,
     call,
     checker,
@@ -76,17 +77,10 @@ def check_separable_to_dense(fn: Callable[..., Any]) -> str:
         p = rng.standard_normal((n, m * mult))
         where = (f"With M={m} input channels, depth multiplier {mult}, N={n} output "
                  f"channels, {kh}x{kw} kernel, fn")
-        given = (d.copy(), p.copy())
-        got, rtol = as_array(call(fn, (*given, mult), where), where)
         want = separable_to_dense_reference(d, p, mult)
-        if got.shape != want.shape:
-            raise Refusal(f"{where} returned shape {got.shape}, expected "
-                          f"{want.shape} = (N, M, kh, kw).")
-        right = close(got, want, rtol)
-        if not unchanged((d, p), given):
-            raise Refusal(f"{where} changed its argument depthwise or pointwise in place"
-                          f"{'' if right else ' (and its kernel is wrong)'}: leave them as "
-                          "they were and build the kernel in a new array.")
+        got, rtol, right = array_answer(fn, {"depthwise": d, "pointwise": p}, want, where,
+                                        extra=(mult,),
+                                        shape_hint=lambda shape: " = (N, M, kh, kw).")
         if not right:
             raise Refusal(f"{where} returned a wrong kernel (largest error "
                           f"{largest_error(got, want):.3g}). {_dense_hint(d, p, mult, got, rtol)}")

@@ -17,6 +17,7 @@ from torch import nn
 
 from helpers.checks._common import (
     Refusal,
+    array_answer,
     as_array,
     as_int,
     call,
@@ -80,21 +81,13 @@ def check_pointwise_matmul(fn: Callable[[np.ndarray, np.ndarray], object]) -> st
         weight = rng.standard_normal((c_out, c_in))
         want = _reference_pointwise(x, weight)
         where = f"With x of shape {x.shape}, weight of shape {weight.shape}, fn"
-        given = (x.copy(), weight.copy())
-        try:
-            answer = fn(*given)
-        except Exception as exc:  # report the learner's error as a message
-            raise Refusal(f"{where} raised {type(exc).__name__}: {exc}. "
-                          f"{_pointwise_error_hint(exc)}") from None
-        got, rtol = as_array(answer, where)
-        if got.shape != want.shape:
-            raise Refusal(f"{where} returned shape {got.shape}, expected {want.shape} "
-                          f"(C_out, H, W). {_pointwise_shape_hint(got, want)}")
-        right = close(got, want, rtol)
-        if not unchanged((x, weight), given):
-            raise Refusal(f"{where} changed its argument x or weight in place"
-                          f"{'' if right else ' (and its output is wrong)'}: leave the "
-                          "inputs as they were and return a new array.")
+
+        def shape_hint(shape: tuple[int, ...], want: np.ndarray = want) -> str:
+            return f" (C_out, H, W). {_pointwise_shape_hint(shape, want.shape)}"
+
+        got, rtol, right = array_answer(fn, {"x": x, "weight": weight}, want, where,
+                                        shape_hint=shape_hint,
+                                        error_hint=_pointwise_error_hint)
         if not right:
             raise Refusal(f"{where} returned the right shape but wrong values (largest "
                           f"error {largest_error(got, want):.3g}). "
@@ -110,13 +103,13 @@ def _pointwise_error_hint(exc: Exception) -> str:
     return "Reshape x to (C_in, H * W), multiply by weight, and reshape back."
 
 
-def _pointwise_shape_hint(got: np.ndarray, want: np.ndarray) -> str:
-    c_out, h, w = want.shape
-    if got.shape == (h, w, c_out):
+def _pointwise_shape_hint(got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    c_out, h, w = want
+    if got == (h, w, c_out):
         return "Your output is channels-last; the book's layout is channels-first (C, H, W)."
-    if got.shape == (c_out, h * w):
+    if got == (c_out, h * w):
         return "Reshape the (C_out, H * W) product back to (C_out, H, W)."
-    if got.shape == (1, c_out, h, w):
+    if got == (1, c_out, h, w):
         return "Return one image, without a batch dimension."
     return "The product weight @ x.reshape(C_in, H * W) has shape (C_out, H * W)."
 
