@@ -316,19 +316,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-# Transitional: names the exercise checkers still import from here. Remove once
-# helpers.checks.cost imports them from helpers.roofline and helpers.cost.
-def __getattr__(name: str) -> object:
-    from helpers import roofline
-
-    moved = {
-        "BYTES_PER_FLOAT32": roofline.BYTES_PER_FLOAT32,
-        "arithmetic_intensity": roofline.arithmetic_intensity,
-        "conv_macs": lambda kind, c, s, k=3: conv_cost(kind, c, s, k).macs,
-        "conv_weights": lambda kind, c, k=3: conv_cost(kind, c, 1, k).params,
-    }
-    if name in moved:
-        return moved[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -130,7 +130,3 @@ def subsample(split: Split, fraction: float, seed: int = 0) -> Split:
     index = torch.from_numpy(np.sort(np.concatenate(keep)))
     return Split(split.x[index], split.y[index])
 
-
-# Transitional: the exercise checkers still import these from here; they live in
-# helpers.cnn. Remove this import once helpers.checks.overfitting imports them there.
-from helpers.cnn import cnn_parameters, separable_width_for_budget  # noqa: E402, F401

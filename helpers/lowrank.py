@@ -350,7 +350,3 @@ def rank1_error(kernel: Any) -> float:
         return 0.0
     return float(np.sqrt(float((s[1:] ** 2).sum()) / total))
 
-
-# Transitional: the exercise checkers still import the old name; remove it once
-# helpers.checks.lowrank imports separable_to_normal.
-separable_to_dense = separable_to_normal

@@ -23,17 +23,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from helpers._validate import as_pair, check_array, check_positive_int
-from helpers.geometry import (  # noqa: F401 (conv_output_size: see the note below)
+from helpers.geometry import (
     Padding,
     SidePadding,
-    conv_output_size,
     kernel_span,
     output_length,
     resolve_padding,
 )
-
-# Transitional: ``conv_output_size`` moved to helpers.geometry; some exercise
-# tests still import it from here. Remove this name once they import it there.
 
 __all__ = [
     "conv2d",

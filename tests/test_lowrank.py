@@ -61,7 +61,7 @@ def test_dense_conv_equals_depthwise_then_pointwise(m, mult, n, kh, kw, spd, see
 
 @FAST
 @given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 5), st.integers(0, 2**31 - 1))
-def test_separable_to_dense_matches_the_formula_and_accepts_2d_pointwise(m, mult, n, seed):
+def test_separable_to_normal_matches_the_formula_and_accepts_2d_pointwise(m, mult, n, seed):
     rng = np.random.default_rng(seed)
     d = rng.standard_normal((m * mult, 1, 3, 2))
     p = rng.standard_normal((n, m * mult))
@@ -77,7 +77,7 @@ def test_separable_to_dense_matches_the_formula_and_accepts_2d_pointwise(m, mult
                                                   depth_multiplier=mult), want, atol=1e-12)
 
 
-def test_separable_to_dense_keeps_kind_and_dtype():
+def test_separable_to_normal_keeps_kind_and_dtype():
     d32 = np.ones((2, 1, 3, 3), dtype=np.float32)
     p32 = np.ones((4, 2), dtype=np.float32)
     assert separable_to_normal(d32, p32).dtype == np.float32
@@ -96,12 +96,12 @@ def test_separable_to_dense_keeps_kind_and_dtype():
     ((4, 1, 3, 3), (4, 4), 0, ValueError, "depth_multiplier"),
     ((4, 1, 3, 3), (4, 4), 2.0, TypeError, "depth_multiplier"),
 ])
-def test_separable_to_dense_validates(d_shape, p_shape, mult, error, match):
+def test_separable_to_normal_validates(d_shape, p_shape, mult, error, match):
     with pytest.raises(error, match=match):
         separable_to_normal(np.ones(d_shape), np.ones(p_shape), depth_multiplier=mult)
 
 
-def test_separable_to_dense_refuses_lists_and_strings():
+def test_separable_to_normal_refuses_lists_and_strings():
     with pytest.raises(TypeError, match="depthwise_weight must be a NumPy array or a torch"):
         separable_to_normal([[[[1.0]]]], np.ones((1, 1)))
     with pytest.raises(TypeError, match="pointwise_weight must hold real numbers"):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from helpers.checks import CheckResult, failed, passed
-from helpers.cost import conv2d_params
+from helpers.checks._common import as_int, checker, collect, compare_all, require_callable
 
 #: The running example first (its numbers tell mistakes apart), then a grid.
 CASES: tuple[tuple[int, int, int, bool], ...] = (
@@ -19,50 +18,48 @@ CASES: tuple[tuple[int, int, int, bool], ...] = (
 def expected_separable_params(in_channels: int, out_channels: int, kernel_size: int,
                               bias: bool) -> int:
     """Reference answer: depthwise (k*k*M [+M]) plus pointwise (M*N [+N])."""
-    depthwise = conv2d_params(in_channels, in_channels, kernel_size, groups=in_channels,
-                              bias=bias)
-    pointwise = conv2d_params(in_channels, out_channels, 1, bias=bias)
-    return depthwise + pointwise
+    m, n, k = in_channels, out_channels, kernel_size
+    return k * k * m + m * n + ((m + n) if bias else 0)
 
 
-def check_separable_params(fn: Callable[..., object]) -> CheckResult:
+#: Wrong formulas of (M, N, k, bias) and what to tell the learner who uses one.
+_MISTAKES: tuple[tuple[Callable[[int, int, int, bool], int], str], ...] = (
+    (lambda m, n, k, b: k * k * m * n,
+     "That is a normal convolution's weight count (k*k*M*N)."),
+    (lambda m, n, k, b: k * k * m * n + (n if b else 0),
+     "That is a normal convolution's count (k*k*M*N weights, N biases)."),
+    (lambda m, n, k, b: k * k * m + (m if b else 0),
+     "That is only the depthwise step; add the pointwise step (M*N)."),
+    (lambda m, n, k, b: k * k * m,
+     "That is only the depthwise step; add the pointwise step (M*N)."),
+    (lambda m, n, k, b: m * n + (n if b else 0),
+     "That is only the pointwise step; add the depthwise step (k*k*M)."),
+    (lambda m, n, k, b: m * n,
+     "That is only the pointwise step; add the depthwise step (k*k*M)."),
+    (lambda m, n, k, b: k * k * m + m * n,
+     "The weights are right; with bias=True add one bias per depthwise filter (M) "
+     "and one per pointwise filter (N)."),
+    (lambda m, n, k, b: k * k * m + m * n + m + n,
+     "With bias=False, count no biases."),
+    (lambda m, n, k, b: k * k * m + m * n + (n if b else 0),
+     "Close: the depthwise step has biases too (M of them)."),
+    (lambda m, n, k, b: k * k * m + m * n + (m if b else 0),
+     "Close: the pointwise step has biases too (N of them)."),
+)
+
+
+def _where(case: tuple[int, int, int, bool]) -> str:
+    return "fn(in_channels={}, out_channels={}, kernel_size={}, bias={})".format(*case)
+
+
+@checker
+def check_separable_params(fn: Callable[..., object]) -> str:
     """Check ``fn(in_channels, out_channels, kernel_size, bias)``, a learner's
     count of a depthwise separable convolution's parameters, on many cases."""
-    if not callable(fn):
-        raise TypeError(f"fn must be a function, got {type(fn).__name__}")
-    for m, n, k, bias in CASES:
-        want = expected_separable_params(m, n, k, bias)
-        try:
-            got = fn(m, n, k, bias)
-        except Exception as exc:  # report the learner's error as a message
-            return failed(
-                f"fn({m}, {n}, {k}, bias={bias}) raised {type(exc).__name__}: {exc}"
-            )
-        if isinstance(got, bool) or not isinstance(got, int):
-            return failed(
-                f"fn({m}, {n}, {k}, bias={bias}) returned {got!r} "
-                f"({type(got).__name__}); return a whole number (int)."
-            )
-        if got != want:
-            return failed(
-                f"fn(in_channels={m}, out_channels={n}, kernel_size={k}, bias={bias}) "
-                f"returned {got}, expected {want}. {_hint(m, n, k, bias, got)}"
-            )
-    return passed(f"Correct on all {len(CASES)} cases.")
-
-
-def _hint(m: int, n: int, k: int, bias: bool, got: int) -> str:
-    depthwise_w, pointwise_w = k * k * m, m * n
-    guesses = {
-        k * k * m * n: "That is a normal convolution's weight count (k*k*M*N).",
-        depthwise_w: "That is only the depthwise step; add the pointwise step (M*N).",
-        pointwise_w: "That is only the pointwise step; add the depthwise step (k*k*M).",
-        depthwise_w + pointwise_w: "The weights are right; with bias=True add one bias "
-        "per depthwise filter (M) and one per pointwise filter (N).",
-        depthwise_w + pointwise_w + n: "Close: the depthwise step has biases too (M of them).",
-        depthwise_w + pointwise_w + m: "Close: the pointwise step has biases too (N of them).",
-    }
-    if not bias:
-        guesses[depthwise_w + pointwise_w + m + n] = "With bias=False, count no biases."
-    return guesses.get(got, "Count the depthwise step (k*k*M) and the pointwise step (M*N) "
-                            "separately, then add them.")
+    require_callable(fn)
+    answers = collect(fn, CASES, _where, as_int)
+    expected = {case: expected_separable_params(*case) for case in CASES}
+    compare_all(answers, expected, int.__eq__, _where, _MISTAKES,
+                "Count the depthwise step (k*k*M) and the pointwise step (M*N) "
+                "separately, then add them, with one bias per filter if bias=True.")
+    return f"Correct on all {len(CASES)} cases."
