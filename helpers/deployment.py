@@ -16,6 +16,10 @@
 - :func:`forward_backward` and :func:`time_calls`: one training step's forward
   and backward pass as a callable, and interleaved timing of several callables
   with ``torch.utils.benchmark``.
+- :func:`portable_init_`: PyTorch's default initialisation of convolutions and
+  linear layers, drawn from integers so that it is bit-for-bit the same on
+  every CPU (``Tensor.uniform_`` is not: its vectorised code differs in the
+  last bit between instruction sets, and training amplifies that).
 
 Quantization here is *weight-only fake quantization*: each weight is replaced by
 the nearest of ``2**bits - 1`` evenly spaced values ``q * scale`` with
@@ -49,6 +53,7 @@ __all__ = [
     "fake_quantize_weight",
     "fold_batch_norm",
     "forward_backward",
+    "portable_init_",
     "quantize_weights",
     "saved_tensor_bytes",
     "symmetric_scales",
@@ -313,6 +318,42 @@ def quantize_weights(model: nn.Module, bits: int = 8, per_channel: bool = True
             if isinstance(module, nn.Conv2d | nn.Linear):
                 module.weight.copy_(fake_quantize_weight(module.weight, bits, per_channel))
     return quantized
+
+
+# --------------------------------------------------------------------------
+# a CPU-independent initialisation
+# --------------------------------------------------------------------------
+
+#: Resolution of :func:`portable_init_`: uniform values on a grid of 2**-20 of the bound.
+_INIT_STEPS = 2**20
+
+
+def portable_init_(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Re-initialise every ``nn.Conv2d`` and ``nn.Linear`` of ``model`` in place
+    like PyTorch's default, uniform on ``[-b, b]`` with ``b = 1 / sqrt(fan_in)``
+    (weights and biases; ``fan_in`` = inputs of one output unit), and return it.
+
+    The values are integers from a seeded ``torch.Generator`` divided by
+    ``2**20`` and multiplied by ``b``: exact or correctly rounded operations,
+    so the same seed gives the same bits on every CPU, in any dtype. Other
+    modules (batch norm: weight 1, bias 0) keep their values.
+    """
+    model = _check_module(model)
+    seed = check_int(seed, "seed", minimum=0)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if not isinstance(module, nn.Conv2d | nn.Linear):
+                continue
+            bound = 1 / math.sqrt(module.weight[0].numel())
+            for p in (module.weight, module.bias):
+                if p is None:
+                    continue
+                steps = torch.randint(-_INIT_STEPS, _INIT_STEPS + 1, p.shape,
+                                      generator=generator)
+                values = steps.to(torch.float64) / _INIT_STEPS * bound
+                p.copy_(values.to(device=p.device, dtype=p.dtype))
+    return model
 
 
 # --------------------------------------------------------------------------

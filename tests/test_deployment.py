@@ -5,6 +5,11 @@ fake quantization and the timing helpers. Property tests compare with PyTorch
 from __future__ import annotations
 
 import copy
+import hashlib
+import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -21,6 +26,7 @@ from helpers.deployment import (
     fake_quantize_weight,
     fold_batch_norm,
     forward_backward,
+    portable_init_,
     quantize_weights,
     saved_tensor_bytes,
     symmetric_scales,
@@ -309,6 +315,47 @@ def test_quantization_arguments_are_validated():
     assert fake_quantize_weight(torch.ones(2, 2), np.int64(8)).dtype == torch.float32
 
 
+# ---------------------------------------------------------------- portable initialisation
+
+
+def test_portable_init_matches_pytorchs_default_distribution():
+    model = nn.Sequential(nn.Conv2d(4, 64, 3), nn.BatchNorm2d(64), nn.Conv2d(64, 8, 1, groups=8),
+                          nn.Flatten(), nn.Linear(200, 300))
+    assert portable_init_(model, seed=3) is model
+    for module in (model[0], model[2], model[4]):
+        bound = 1 / math.sqrt(module.weight[0].numel())
+        for p in (module.weight, module.bias):
+            assert p.abs().max() <= bound
+            assert p.abs().max() > 0.95 * bound
+            # a uniform on [-b, b] has standard deviation b / sqrt(3)
+            assert abs(p.std().item() / (bound / math.sqrt(3)) - 1) < 0.25
+            grid = p.double() / bound * 2**20
+            torch.testing.assert_close(grid, grid.round(), rtol=1e-6, atol=1e-6)  # float32
+    assert torch.equal(model[1].weight, torch.ones(64))
+    assert torch.equal(model[1].bias, torch.zeros(64))
+
+
+def test_portable_init_is_seeded_and_dtype_independent():
+    def build(seed, dtype):
+        return portable_init_(make_cnn("separable", 4, seed=9).to(dtype), seed)
+
+    a, b = build(0, torch.float64), build(0, torch.float64)
+    c, f = build(1, torch.float64), build(0, torch.float32)
+    for (name, p), q, r, s in zip(a.named_parameters(), b.parameters(), c.parameters(),
+                                  f.parameters(), strict=True):
+        assert torch.equal(p, q), name
+        torch.testing.assert_close(p, s.double(), rtol=1e-7, atol=0)
+        if "norm" not in name and name.split(".")[0] not in {"1"}:
+            assert not torch.equal(p, r), name
+
+
+def test_portable_init_validates():
+    with pytest.raises(TypeError, match="model"):
+        portable_init_("model")
+    with pytest.raises(ValueError, match="seed"):
+        portable_init_(nn.Linear(2, 2), seed=-1)
+
+
 # ---------------------------------------------------------------- timing helpers
 
 
@@ -351,3 +398,15 @@ def test_forward_backward_validates():
         forward_backward(None, torch.zeros(1))
     with pytest.raises(TypeError, match="x"):
         forward_backward(nn.ReLU(), 3)
+
+
+def test_portable_init_gives_the_same_bits_under_another_cpu_capability():
+    code = ("import hashlib, torch; from torch import nn; "
+            "from helpers.deployment import portable_init_; "
+            "m = portable_init_(nn.Conv2d(16, 32, 3), seed=5); "
+            "print(hashlib.sha256(m.weight.detach().numpy().tobytes()).hexdigest())")
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}
+    other = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    here = portable_init_(nn.Conv2d(16, 32, 3), seed=5).weight.detach().numpy().tobytes()
+    assert other == hashlib.sha256(here).hexdigest()
