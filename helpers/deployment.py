@@ -13,9 +13,9 @@
   weights, one scale per tensor or per output channel, through PyTorch's
   ``torch.fake_quantize_per_tensor_affine`` and
   ``torch.fake_quantize_per_channel_affine``.
-- :func:`forward_backward` and :func:`time_calls`: one training step's forward
-  and backward pass as a callable, and interleaved timing of several callables
-  with ``torch.utils.benchmark``.
+- :func:`forward_backward`, :func:`time_rounds` and :func:`time_calls`: one
+  training step's forward and backward pass as a callable, and interleaved
+  timing of several callables with ``torch.utils.benchmark``.
 - :func:`portable_init_`: PyTorch's default initialisation of convolutions and
   linear layers, drawn from integers so that it is bit-for-bit the same on
   every CPU (``Tensor.uniform_`` is not: its vectorised code differs in the
@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -58,6 +59,7 @@ __all__ = [
     "saved_tensor_bytes",
     "symmetric_scales",
     "time_calls",
+    "time_rounds",
 ]
 
 #: Bit widths :func:`fake_quantize_weight` accepts.
@@ -387,15 +389,23 @@ def forward_backward(module: nn.Module, x: torch.Tensor, seed: int = 0) -> Calla
     return step
 
 
-def time_calls(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,
-               min_run_time: float = 0.05, rounds: int = 3) -> dict[str, float]:
-    """Median seconds per call of each callable, measured with
-    ``torch.utils.benchmark.Timer.blocked_autorange`` at ``threads`` threads.
+def time_rounds(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,
+                min_run_time: float = 0.05, rounds: int = 3,
+                cpu_time: bool = False) -> dict[str, list[float]]:
+    """Median seconds per call of each callable in each of ``rounds`` rounds,
+    measured with ``torch.utils.benchmark.Timer.blocked_autorange`` at
+    ``threads`` threads.
 
-    The callables are timed in turn, ``rounds`` times over, and each gets the
-    smallest of its medians: interleaving shares out slow moments of a busy
-    machine, and the minimum discards them. Each is called once before timing
-    (warm-up). The thread setting is restored afterwards.
+    In each round the callables are timed in turn, in the order given, so two
+    neighbours are measured close together in time: the ratio of their times
+    within a round is robust to a machine that is busy for a while. Each is
+    called once before timing (warm-up). The thread setting is restored
+    afterwards.
+
+    ``cpu_time=True`` (one thread only) measures the processor time of this
+    process (``time.process_time``) instead of the wall clock: on an idle
+    machine the two agree, but processor time leaves out the moments when
+    other programs had the core, so it is steadier on a shared machine.
     """
     if not isinstance(calls, Mapping) or not calls:
         raise TypeError(f"calls must be a non-empty mapping of label -> callable, got {calls!r}")
@@ -406,17 +416,34 @@ def time_calls(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,
             raise TypeError(f"calls[{label!r}] must be callable, got {type(fn).__name__}")
     threads = check_positive_int(threads, "threads")
     rounds = check_positive_int(rounds, "rounds")
+    cpu_time = _check_bool(cpu_time, "cpu_time")
+    if cpu_time and threads != 1:
+        raise ValueError(f"cpu_time=True needs threads=1 (the processor time of several "
+                         f"threads adds up), got threads={threads}")
+    timer = time.process_time if cpu_time else time.perf_counter
     if isinstance(min_run_time, bool) or not isinstance(min_run_time, numbers.Real):
         raise TypeError(f"min_run_time must be a number of seconds, got {min_run_time!r}")
     if not (0 < min_run_time <= 60) or math.isnan(min_run_time):
         raise ValueError(f"min_run_time must be in (0, 60] seconds, got {min_run_time!r}")
-    best: dict[str, float] = {}
+    medians: dict[str, list[float]] = {label: [] for label in calls}
     with fixed_threads(threads):
         for fn in calls.values():
             fn()
         for _ in range(rounds):
             for label, fn in calls.items():
-                timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
-                median = float(timer.blocked_autorange(min_run_time=float(min_run_time)).median)
-                best[label] = min(best.get(label, math.inf), median)
-    return best
+                measured = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads,
+                                           timer=timer)
+                result = measured.blocked_autorange(min_run_time=float(min_run_time))
+                medians[label].append(float(result.median))
+    return medians
+
+
+def time_calls(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,
+               min_run_time: float = 0.05, rounds: int = 3,
+               cpu_time: bool = False) -> dict[str, float]:
+    """The best (smallest) of each callable's medians over ``rounds`` rounds of
+    :func:`time_rounds` (same arguments): interleaving shares out slow moments
+    of a busy machine, and the minimum discards them."""
+    medians = time_rounds(calls, threads=threads, min_run_time=min_run_time, rounds=rounds,
+                          cpu_time=cpu_time)
+    return {label: min(values) for label, values in medians.items()}

@@ -31,6 +31,7 @@ from helpers.deployment import (
     saved_tensor_bytes,
     symmetric_scales,
     time_calls,
+    time_rounds,
 )
 from helpers.digits import make_cnn
 from helpers.layers import DepthwiseSeparableConv2d
@@ -377,6 +378,13 @@ def test_time_calls_measures_each_label_and_restores_threads():
                        min_run_time=0.001, rounds=2)
     assert set(times) == {"a", "b"} and all(t > 0 for t in times.values())
     assert seen and torch.get_num_threads() == before
+    cpu = time_calls({"b": lambda: sum(range(1000))}, min_run_time=0.001, cpu_time=True)
+    assert cpu["b"] > 0
+    order = []
+    rounds = time_rounds({"x": lambda: order.append("x"), "y": lambda: order.append("y")},
+                         min_run_time=0.001, rounds=3)
+    assert [len(v) for v in rounds.values()] == [3, 3]
+    assert order[:2] == ["x", "y"]  # warm-up in order, then the rounds
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
@@ -387,10 +395,14 @@ def test_time_calls_measures_each_label_and_restores_threads():
     ({"calls": {"a": print}, "rounds": 0}, ValueError, "rounds"),
     ({"calls": {"a": print}, "min_run_time": 0}, ValueError, "min_run_time"),
     ({"calls": {"a": print}, "min_run_time": "1"}, TypeError, "min_run_time"),
+    ({"calls": {"a": print}, "cpu_time": 1}, TypeError, "cpu_time"),
+    ({"calls": {"a": print}, "cpu_time": True, "threads": 2}, ValueError, "cpu_time"),
 ])
 def test_time_calls_validates(kwargs, error, match):
     with pytest.raises(error, match=match):
         time_calls(**kwargs)
+    with pytest.raises(error, match=match):
+        time_rounds(**kwargs)
 
 
 def test_forward_backward_validates():
