@@ -11,6 +11,7 @@ PyTorch's on MobileNet-sized layers.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
-from helpers._validate import check_callable, check_number, check_positive_int
+from helpers._validate import check_bool, check_callable, check_number, check_positive_int
 from helpers.cost import KINDS, conv_cost
 from helpers.geometry import same_padding
 from helpers.threads import fixed_threads
@@ -124,6 +125,63 @@ def time_module(module: nn.Module, x: torch.Tensor, *, threads: int = 1,
     module.eval()
     return time_callable(lambda: module(x), label=label or type(module).__name__,
                          threads=threads, min_run_time=min_run_time)
+
+
+def time_rounds(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,
+                min_run_time: float = 0.05, rounds: int = 3,
+                cpu_time: bool = False) -> dict[str, list[float]]:
+    """Median seconds per call of each callable in each of ``rounds`` rounds,
+    measured with ``torch.utils.benchmark.Timer.blocked_autorange`` at
+    ``threads`` threads.
+
+    In each round the callables are timed in turn, in the order given, so two
+    neighbours are measured close together in time: the ratio of their times
+    within a round is robust to a machine that is busy for a while. Each is
+    called once before timing (warm-up). The thread setting is restored
+    afterwards.
+
+    ``cpu_time=True`` (one thread only) measures the processor time of this
+    process (``time.process_time``) instead of the wall clock: on an idle
+    machine the two agree, but processor time leaves out the moments when
+    other programs had the core, so it is steadier on a shared machine.
+    """
+    if not isinstance(calls, Mapping) or not calls:
+        raise TypeError(f"calls must be a non-empty mapping of label -> callable, got {calls!r}")
+    for label, fn in calls.items():
+        if not isinstance(label, str):
+            raise TypeError(f"each label of calls must be a str, got {label!r}")
+        if not callable(fn):
+            raise TypeError(f"calls[{label!r}] must be callable, got {type(fn).__name__}")
+    threads = check_positive_int(threads, "threads")
+    rounds = check_positive_int(rounds, "rounds")
+    cpu_time = check_bool(cpu_time, "cpu_time")
+    if cpu_time and threads != 1:
+        raise ValueError(f"cpu_time=True needs threads=1 (the processor time of several "
+                         f"threads adds up), got threads={threads}")
+    timer = time.process_time if cpu_time else time.perf_counter
+    min_run_time = _check_min_run_time(min_run_time)
+    medians: dict[str, list[float]] = {label: [] for label in calls}
+    with fixed_threads(threads):
+        for fn in calls.values():
+            fn()
+        for _ in range(rounds):
+            for label, fn in calls.items():
+                measured = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads,
+                                           timer=timer)
+                result = measured.blocked_autorange(min_run_time=min_run_time)
+                medians[label].append(float(result.median))
+    return medians
+
+
+def time_calls(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,
+               min_run_time: float = 0.05, rounds: int = 3,
+               cpu_time: bool = False) -> dict[str, float]:
+    """The best (smallest) of each callable's medians over ``rounds`` rounds of
+    :func:`time_rounds` (same arguments): interleaving shares out slow moments
+    of a busy machine, and the minimum discards them."""
+    medians = time_rounds(calls, threads=threads, min_run_time=min_run_time, rounds=rounds,
+                          cpu_time=cpu_time)
+    return {label: min(values) for label, values in medians.items()}
 
 
 def make_conv(kind: str, channels: int, kernel_size: int = 3) -> nn.Module:

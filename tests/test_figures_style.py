@@ -45,3 +45,16 @@ def test_book_style_restores_only_its_own_settings():
     assert mpl.rcParams["interactive"] == interactive
     use_book_style()
     assert mpl.rcParams["font.size"] == BOOK_STYLE["font.size"]
+
+
+def test_annotate_bars_writes_each_height_above_its_bar():
+    import matplotlib.pyplot as plt
+
+    from helpers.figures.style import annotate_bars
+
+    fig, ax = plt.subplots()
+    bars = ax.bar([0, 1], [2.5, 7.25])
+    annotate_bars(ax, bars, "{:.1f}x")
+    texts = sorted((t.xy, t.get_text()) for t in ax.texts)
+    assert texts == [((0.0, 2.5), "2.5x"), ((1.0, 7.25), "7.2x")]
+    plt.close(fig)

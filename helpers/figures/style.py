@@ -9,11 +9,12 @@ across the whole book (:data:`CHANNEL_COLORS`), as every convolution kind does
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
+from matplotlib.patches import Rectangle
 
 from helpers._validate import check_bool, check_int
 
@@ -108,3 +109,12 @@ def channel_cmap(index: int, *, to_white: bool = False) -> LinearSegmentedColorm
     stops = ["black", channel_color(index)] + (["white"] if check_bool(to_white, "to_white")
                                                else [])
     return LinearSegmentedColormap.from_list(f"channel{index}", stops)
+
+
+def annotate_bars(ax: Axes, bars: Iterable[Rectangle], fmt: str) -> None:
+    """Write each bar's height above it, formatted with ``fmt`` (e.g. ``"{:.1f}x"``)."""
+    for bar in bars:
+        height = bar.get_height()
+        ax.annotate(fmt.format(height), (bar.get_x() + bar.get_width() / 2, height),
+                    xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                    fontsize=9)
