@@ -13,6 +13,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# A dry run of make, as if typed at a shell: `make test` runs these tests, and
+# the outer make's variables would otherwise make the inner one print
+# "Entering directory" lines.
+_MAKE = ("make", "--no-print-directory", "-n", "-B")
+_OUTER_MAKE = ("PYTHON", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
 README = (ROOT / "README.md").read_text()
 MAKEFILE = (ROOT / "Makefile").read_text()
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -32,10 +37,10 @@ def make_dry_run(*targets: str, find_python: bool = False) -> list[str]:
     (with this Python, unless ``find_python``: then the Makefile looks for one)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "MAKEFLAGS")}
+    env = {k: v for k, v in os.environ.items() if k not in _OUTER_MAKE}
     if not find_python:
         env["PYTHON"] = sys.executable
-    result = subprocess.run(["make", "-n", "-B", *targets], cwd=ROOT, env=env,
+    result = subprocess.run([*_MAKE, *targets], cwd=ROOT, env=env,
                             capture_output=True, text=True, check=True)
     # Join continuation lines, so a command is one line.
     return result.stdout.replace("\\\n", " ").splitlines()
@@ -113,8 +118,8 @@ def test_makefile_refuses_a_python_outside_3_11_to_3_13(tmp_path):
     fake.chmod(0o755)
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "MAKEFLAGS")}
-    result = subprocess.run(["make", "-n", "-B", "book", f"PYTHON={fake}"], cwd=ROOT, env=env,
+    env = {k: v for k, v in os.environ.items() if k not in _OUTER_MAKE}
+    result = subprocess.run([*_MAKE, "book", f"PYTHON={fake}"], cwd=ROOT, env=env,
                             capture_output=True, text=True)
     assert "the book needs 3.11-3.13" in result.stdout.splitlines()[0]
 
