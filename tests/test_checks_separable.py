@@ -69,7 +69,7 @@ def test_pointwise_right_answers_pass(answer):
 @pytest.mark.parametrize(("answer", "phrase"), [
     (lambda x, w: (x.reshape(-1, x.shape[0]) @ w.T).reshape(w.shape[0], *x.shape[1:]),
      "does not move the channels last"),
-    (lambda x, w: (w @ x.reshape(x.shape[0], -1)), "back to (C_out, H, W)"),
+    (lambda x, w: (w @ x.reshape(x.shape[0], -1)), "back to (N, H, W)"),
     (lambda x, w: np.einsum("oc,chw->hwo", w, x), "channels-last"),
     (lambda x, w: good_pointwise(x, w)[None], "without a batch dimension"),
     (lambda x, w: w @ x, "raised"),

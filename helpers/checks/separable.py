@@ -59,7 +59,7 @@ MACS_CASES: tuple[tuple[int, int, int, int, int], ...] = ((3, 16, 3, 8, 14),) + 
 # --------------------------------------------------------------------------------------
 
 def _reference_pointwise(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """PyTorch's 1x1 convolution of one image x (C, H, W) with weight (N, C)."""
+    """PyTorch's 1x1 convolution of one image x (M, H, W) with weight (N, M)."""
     out = F.conv2d(torch.from_numpy(x)[None], torch.from_numpy(weight)[:, :, None, None])
     return out[0].numpy()
 
@@ -68,10 +68,10 @@ def _reference_pointwise(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
 def check_pointwise_matmul(fn: Callable[[np.ndarray, np.ndarray], object]) -> str:
     """Check ``fn(x, weight)``, a learner's 1x1 convolution of one image.
 
-    ``x`` is a float64 NumPy array of shape (C_in, H, W), ``weight`` one of
-    shape (C_out, C_in); ``fn`` must return the (C_out, H, W) output, the same
+    ``x`` is a float64 NumPy array of shape (M, H, W), ``weight`` one of
+    shape (N, M); ``fn`` must return the (N, H, W) output, the same
     as ``torch.nn.functional.conv2d`` with the weight reshaped to
-    (C_out, C_in, 1, 1), and leave ``x`` and ``weight`` as they were. Arrays,
+    (N, M, 1, 1), and leave ``x`` and ``weight`` as they were. Arrays,
     tensors and nested lists are accepted, within the tolerance of their dtype.
     """
     require_callable(fn)
@@ -83,7 +83,7 @@ def check_pointwise_matmul(fn: Callable[[np.ndarray, np.ndarray], object]) -> st
         where = f"With x of shape {x.shape}, weight of shape {weight.shape}, fn"
 
         def shape_hint(shape: tuple[int, ...], want: np.ndarray = want) -> str:
-            return f" (C_out, H, W). {_pointwise_shape_hint(shape, want.shape)}"
+            return f" (N, H, W). {_pointwise_shape_hint(shape, want.shape)}"
 
         got, rtol, right = array_answer(fn, {"x": x, "weight": weight}, want, where,
                                         shape_hint=shape_hint,
@@ -98,32 +98,32 @@ def check_pointwise_matmul(fn: Callable[[np.ndarray, np.ndarray], object]) -> st
 
 def _pointwise_error_hint(exc: Exception) -> str:
     if "matmul" in str(exc) or "shapes" in str(exc) or "align" in str(exc):
-        return ("Check the shapes: weight is (C_out, C_in), so it must multiply a matrix "
-                "with C_in rows, x.reshape(C_in, H * W).")
-    return "Reshape x to (C_in, H * W), multiply by weight, and reshape back."
+        return ("Check the shapes: weight is (N, M), so it must multiply a matrix "
+                "with M rows, x.reshape(M, H * W).")
+    return "Reshape x to (M, H * W), multiply by weight, and reshape back."
 
 
 def _pointwise_shape_hint(got: tuple[int, ...], want: tuple[int, ...]) -> str:
     c_out, h, w = want
     if got == (h, w, c_out):
-        return "Your output is channels-last; the book's layout is channels-first (C, H, W)."
+        return "Your output is channels-last; the book's layout is channels-first (M, H, W)."
     if got == (c_out, h * w):
-        return "Reshape the (C_out, H * W) product back to (C_out, H, W)."
+        return "Reshape the (N, H * W) product back to (N, H, W)."
     if got == (1, c_out, h, w):
         return "Return one image, without a batch dimension."
-    return "The product weight @ x.reshape(C_in, H * W) has shape (C_out, H * W)."
+    return "The product weight @ x.reshape(M, H * W) has shape (N, H * W)."
 
 
 def _pointwise_value_hint(x: np.ndarray, weight: np.ndarray, got: np.ndarray,
                           rtol: float) -> str:
     c_in, h, w = x.shape
     c_out = weight.shape[0]
-    rows = x.reshape(h * w, c_in) @ weight.T  # the memory cut into rows of C_in numbers
+    rows = x.reshape(h * w, c_in) @ weight.T  # the memory cut into rows of M numbers
     if c_in > 1 and h * w > 1 and (close(got, rows.reshape(c_out, h, w), rtol)
                                    or close(got, rows.T.reshape(c_out, h, w), rtol)):
-        return ("x.reshape(H * W, C_in) does not move the channels last; it cuts the "
-                "memory into rows of the wrong numbers. Use x.reshape(C_in, H * W) (or "
-                "x.transpose(1, 2, 0).reshape(H * W, C_in)).")
+        return ("x.reshape(H * W, M) does not move the channels last; it cuts the "
+                "memory into rows of the wrong numbers. Use x.reshape(M, H * W) (or "
+                "x.transpose(1, 2, 0).reshape(H * W, M)).")
     if (c_in == c_out and not np.allclose(weight, weight.T)
             and close(got, _reference_pointwise(x, weight.T.copy()), rtol)):
         return "You used the transposed weight: output channel o is sum_c weight[o, c] * x[c]."
