@@ -8,9 +8,16 @@ input is a tensor ``(B, M, H, W)`` or ``(M, H, W)`` with ``in_channels`` channel
 ``padding`` is an int, a pair ``(height, width)``, ``"valid"`` (no padding) or
 ``"same"``. With stride 1, ``"same"`` is PyTorch's (output size = input size; for
 an even kernel the extra zero goes to the bottom/right). ``nn.Conv2d`` refuses
-``"same"`` with a stride above 1; there we put the zeros before (from
-:func:`helpers.geometry.same_padding`) on both sides, which for odd kernels gives
-an output of ``ceil(size / stride)``.
+``"same"`` with a stride above 1; there we put the zeros of
+:func:`helpers.geometry.same_padding` on both sides, ``d * (k - 1) // 2`` each,
+which for odd kernels gives an output of ``ceil(size / stride)``. That symmetric
+choice is torchvision's (its MobileNets pad ``(k - 1) // 2`` on every side).
+TensorFlow and Keras "same" give the same output size but split the padding
+needed for that stride, ``max((ceil(size / s) - 1) * s + span - size, 0)``, and
+put the larger half at the bottom/right: for a 3x3 kernel, stride 2 and an even
+size that is no zero at the top/left and one at the bottom/right, so the windows
+sit one pixel lower and further right than here (the reference MobileNets in
+Keras applications and TF-slim are built that way).
 """
 
 from __future__ import annotations
@@ -138,8 +145,13 @@ class DepthwiseSeparableConv2d(nn.Module):
     kernel_size, stride, padding, dilation, depth_multiplier : of the depthwise step
         (see :class:`DepthwiseConv2d`); the pointwise step maps
         ``in_channels * depth_multiplier`` channels to ``out_channels``.
-    bias : give both convolutions a bias. Default None means True without a
-        ``norm_layer`` and False with one (a norm's shift makes a bias redundant).
+    bias : True gives both convolutions a bias, False neither. The default, None,
+        gives only the biases that are not redundant: with a ``norm_layer``, none (a
+        norm's shift does their job); with an ``activation`` and no norm, both (the
+        depthwise bias then passes through the activation); with neither, the two
+        steps are one linear map and a depthwise bias ``b_dw`` would only add
+        ``P @ b_dw`` to the pointwise bias, so only the pointwise step has one, as in
+        Keras' ``SeparableConv2D``.
     norm_layer : a factory called with a channel count, e.g. ``nn.BatchNorm2d`` (the class).
     activation : a factory called with no arguments, e.g. ``nn.ReLU`` (the class).
     """
@@ -150,19 +162,23 @@ class DepthwiseSeparableConv2d(nn.Module):
                  norm_layer: Callable[[int], nn.Module] | None = None,
                  activation: Callable[[], nn.Module] | None = None) -> None:
         super().__init__()
-        if bias is None:
-            bias = norm_layer is None
+        if bias is None:  # only the biases that are not redundant (see above)
+            depthwise_bias = norm_layer is None and activation is not None
+            pointwise_bias = norm_layer is None
+        else:
+            depthwise_bias = pointwise_bias = check_bool(bias, "bias")
         self.in_channels = check_positive_int(in_channels, "in_channels")
         self.out_channels = check_positive_int(out_channels, "out_channels")
         # Registered in the order forward runs them; None is not registered.
         self.depthwise = DepthwiseConv2d(
-            in_channels, kernel_size, stride, padding, dilation, depth_multiplier, bias
+            in_channels, kernel_size, stride, padding, dilation, depth_multiplier,
+            depthwise_bias
         )
         hidden_channels = self.depthwise.out_channels
         norm, act = ("norm_layer", "nn.BatchNorm2d"), ("activation", "nn.ReLU")
         self.depthwise_norm = _make_module(norm_layer, *norm, hidden_channels)
         self.depthwise_act = _make_module(activation, *act)
-        self.pointwise = PointwiseConv2d(hidden_channels, out_channels, bias)
+        self.pointwise = PointwiseConv2d(hidden_channels, out_channels, pointwise_bias)
         self.pointwise_norm = _make_module(norm_layer, *norm, out_channels)
         self.pointwise_act = _make_module(activation, *act)
 
@@ -189,6 +205,6 @@ class DepthwiseSeparableConv2d(nn.Module):
             text += f", dilation={conv.dilation}"
         if self.depthwise.depth_multiplier != 1:
             text += f", depth_multiplier={self.depthwise.depth_multiplier}"
-        if conv.bias is None:
+        if conv.bias is None and self.pointwise.conv.bias is None:
             text += ", bias=False"
         return text

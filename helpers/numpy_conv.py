@@ -230,6 +230,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
     patches = patches[:, :, ::stride_h, ::stride_w, ::dilation_h, ::dilation_w]
 
     # im2col: per group, one column of channels_per_group*kh*kw inputs for each output pixel.
+    # This reshape copies: each input pixel lands in up to kh*kw columns (chapter 2).
     columns = patches.reshape(n_images, groups, channels_per_group, out_h, out_w, kernel_h,
                               kernel_w)
     columns = columns.transpose(0, 1, 2, 5, 6, 3, 4).reshape(

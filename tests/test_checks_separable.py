@@ -17,9 +17,12 @@ from helpers.checks.separable import (
     MACS_CASES,
     _reference_pointwise,
     _reference_separable,
+    check_keras_layout,
     check_pointwise_matmul,
     check_separable_macs,
     check_separable_module,
+    reference_to_keras,
+    reference_to_torch,
 )
 from helpers.layers import DepthwiseSeparableConv2d
 
@@ -66,7 +69,7 @@ def test_pointwise_right_answers_pass(answer):
 @pytest.mark.parametrize(("answer", "phrase"), [
     (lambda x, w: (x.reshape(-1, x.shape[0]) @ w.T).reshape(w.shape[0], *x.shape[1:]),
      "does not move the channels last"),
-    (lambda x, w: (w @ x.reshape(x.shape[0], -1)), "back to (C_out, H, W)"),
+    (lambda x, w: (w @ x.reshape(x.shape[0], -1)), "back to (N, H, W)"),
     (lambda x, w: np.einsum("oc,chw->hwo", w, x), "channels-last"),
     (lambda x, w: good_pointwise(x, w)[None], "without a batch dimension"),
     (lambda x, w: w @ x, "raised"),
@@ -190,10 +193,16 @@ class NoAttributes(nn.Module):
         return self.steps(x)
 
 
-class HalfBias(GoodSeparable):  # a bias on the depthwise step only
+class HalfBias(GoodSeparable):  # a bias on the depthwise step only: unusual, still right
     def __init__(self, m, n, k):
         super().__init__(m, n, k)
         self.pointwise = nn.Conv2d(m, n, 1, bias=False)
+
+
+class KerasBias(GoodSeparable):  # one bias, on the pointwise step (Keras' SeparableConv2D)
+    def __init__(self, m, n, k):
+        super().__init__(m, n, k)
+        self.depthwise = nn.Conv2d(m, m, k, padding=k // 2, groups=m, bias=False)
 
 
 class ExtraNorm(GoodSeparable):  # a batch norm the exercise did not ask for
@@ -254,9 +263,11 @@ class ReflectPadding(GoodSeparable):  # the borders padded by reflection, not ze
     lambda m, n, k: GoodSeparable(m, n, k).double(),
     SequentialInside,
     lambda m, n, k: GoodSeparable(m, n, np.int64(k)),
+    KerasBias,
+    HalfBias,
 ], ids=["bias", "book", "no bias", "same, functional", "float64 forward", "float64",
         "shared Sequential",
-        "NumPy int kernel"])
+        "NumPy int kernel", "pointwise bias only", "depthwise bias only"])
 def test_separable_right_answers_pass(answer):
     assert_passes(check_separable_module(answer))
 
@@ -275,7 +286,6 @@ def test_separable_module_leaves_torchs_random_state_alone():
     (WithReLU, "ReLU between the two steps"),
     (ReLUAfter, "ReLU after the two steps"),
     (NoAttributes, "self.depthwise"),
-    (HalfBias, "or neither"),
     (ExtraNorm, "nothing else"),
     (ScalesInput, "changed its input x in place (and its output is wrong)"),
     (ZeroesInputAfter, "changed its input x in place:"),
@@ -372,3 +382,85 @@ def test_checkers_refuse_non_callables():
     for checker in (check_pointwise_matmul, check_separable_module, check_separable_macs):
         with pytest.raises(TypeError, match="must be"):
             checker(42)
+
+
+# ---------------------------------------------------------------------------
+# PyTorch <-> Keras weight layout (the reference itself is proved with Keras in
+# test_keras.py)
+
+
+def keras_good(depthwise, pointwise, depth_multiplier):
+    m = depthwise.shape[0] // depth_multiplier
+    return (np.transpose(depthwise.reshape(m, depth_multiplier, *depthwise.shape[2:]),
+                         (2, 3, 0, 1)),
+            np.transpose(pointwise, (2, 3, 1, 0)))
+
+
+def torch_good(depthwise_kernel, pointwise_kernel):
+    kh, kw, m, mult = depthwise_kernel.shape
+    return (np.moveaxis(depthwise_kernel, (0, 1), (2, 3)).reshape(m * mult, 1, kh, kw),
+            np.transpose(pointwise_kernel, (3, 2, 0, 1)))
+
+
+def keras_in_torch(depthwise, pointwise, depth_multiplier):  # tensors, float32, a list
+    dw = torch.from_numpy(depthwise).float()
+    m = dw.shape[0] // depth_multiplier
+    return [dw.reshape(m, depth_multiplier, *dw.shape[2:]).permute(2, 3, 0, 1),
+            torch.from_numpy(pointwise).float().permute(2, 3, 1, 0)]
+
+
+def keras_wrong_order(depthwise, pointwise, depth_multiplier):
+    m = depthwise.shape[0] // depth_multiplier
+    return (depthwise.reshape(depth_multiplier, m, *depthwise.shape[2:]).transpose(2, 3, 1, 0),
+            pointwise.transpose(2, 3, 1, 0))
+
+
+def keras_swapped_kernel(depthwise, pointwise, depth_multiplier):
+    m = depthwise.shape[0] // depth_multiplier
+    return (depthwise.reshape(m, depth_multiplier, *depthwise.shape[2:]).transpose(3, 2, 0, 1),
+            pointwise.transpose(2, 3, 1, 0))
+
+
+def keras_pointwise_unturned(depthwise, pointwise, depth_multiplier):
+    return keras_good(depthwise, pointwise, depth_multiplier)[0], pointwise.transpose(2, 3, 0, 1)
+
+
+def torch_wrong_order(depthwise_kernel, pointwise_kernel):
+    kh, kw, m, mult = depthwise_kernel.shape
+    return (depthwise_kernel.transpose(3, 2, 0, 1).reshape(m * mult, 1, kh, kw),
+            pointwise_kernel.transpose(3, 2, 0, 1))
+
+
+def torch_in_place(depthwise_kernel, pointwise_kernel):
+    depthwise_kernel *= 1.0
+    pointwise_kernel[...] = pointwise_kernel * 2
+    return torch_good(depthwise_kernel, pointwise_kernel)
+
+
+def test_reference_round_trip():
+    rng = np.random.default_rng(0)
+    dw, pw = rng.standard_normal((6, 1, 3, 5)), rng.standard_normal((4, 6, 1, 1))
+    back = reference_to_torch(*reference_to_keras(dw, pw, 2))
+    np.testing.assert_array_equal(back[0], dw)
+    np.testing.assert_array_equal(back[1], pw)
+
+
+@pytest.mark.parametrize(("to_keras", "to_torch"), [
+    (keras_good, torch_good), (keras_in_torch, torch_good),
+    (reference_to_keras, reference_to_torch),
+])
+def test_keras_layout_right_answers_pass(to_keras, to_torch):
+    assert_passes(check_keras_layout(to_keras, to_torch))
+
+
+@pytest.mark.parametrize(("to_keras", "to_torch", "phrase"), [
+    (keras_wrong_order, torch_good, "split M*m into (M, m)"),
+    (keras_swapped_kernel, torch_good, "keep kh before kw"),
+    (keras_pointwise_unturned, torch_good, "pointwise_kernel of shape"),
+    (keras_good, torch_wrong_order, "to_torch does not undo to_keras"),
+    (keras_good, torch_in_place, "in place"),
+    (lambda d, p, m: d, torch_good, "return a pair"),
+    (keras_good, lambda d, p: None, "return a pair"),
+])
+def test_keras_layout_mistakes_fail(to_keras, to_torch, phrase):
+    assert_fails(check_keras_layout(to_keras, to_torch), phrase)

@@ -27,3 +27,28 @@ def test_animation_validates_arguments():
         animation.sliding_window_animation(html_id="not an id!")
     with pytest.raises(TypeError, match="input_size"):
         animation.sliding_window_animation(input_size=5.0)
+
+
+def test_animation_of_a_given_example_is_sharp_and_described():
+    import base64
+    import io
+    import re
+
+    import numpy as np
+    from PIL import Image
+
+    x = np.arange(25, dtype=float).reshape(5, 5) % 4
+    kernel = np.array([[1.0, 0.0], [0.0, -1.0]])
+    html = animation.sliding_window_animation(x, kernel, dpi=150)
+    assert html.count("data:image/png;base64,") == 16
+    assert "a 2 by 2 window slides over a 5 by 5 input" in html
+    assert 'style="width: 640px; max-width: 100%' in html
+    first = re.search(r'frames\[0\] = "data:image/png;base64,(.*?)"', html, flags=re.S)
+    frame = Image.open(io.BytesIO(base64.b64decode(re.sub(r"\\\n|\s", "", first.group(1)))))
+    assert frame.width == 960  # 6.4 inches at 150 dpi, shown at 640 CSS pixels
+    with pytest.raises(ValueError, match="whole numbers"):
+        animation.sliding_window_animation(x + 0.5, kernel)
+    with pytest.raises(ValueError, match="both"):
+        animation.sliding_window_animation(x)
+    with pytest.raises(ValueError, match="square"):
+        animation.sliding_window_animation(x[:, :4], kernel)

@@ -41,20 +41,31 @@ def test_classic_diagrams_without_arguments(make):
 
 def test_normal_diagram_labels_its_shapes():
     text = texts(convolution.normal_conv_diagram(in_channels=3, out_channels=5, kernel_size=3))
-    assert "N = 5" in text and "3 \\times 3 \\times 3" in text and "\\times 5" in text
+    assert "N = 5" in text and "(3, 3, 3)" in text and "(5, H', W')" in text
+    assert "(M, H, W) = (3, H, W)" in text  # the book's (M, H, W) notation, not H x W x M
 
 
 def test_depthwise_diagram_has_one_filter_per_channel():
     fig = convolution.depthwise_conv_diagram(in_channels=4, kernel_size=5)
     text = texts(fig)
-    assert "\\times 4" in text and "5 \\times 5" in text
+    assert "(4, H, W)" in text and "5 \\times 5" in text
     assert CHANNEL_COLORS[3].lower() in facecolors(fig)
+
+
+def test_channel_sum_diagram_adds_the_partial_maps():
+    fig = convolution.channel_sum_diagram(in_channels=4, kernel_size=5)
+    text = texts(fig)
+    assert text.count("$+$") == 3  # M - 1 plus signs between M partial maps
+    assert "partial" in text and "5 \\times 5" in text and "4 partial maps" in text
+    assert CHANNEL_COLORS[3].lower() in facecolors(fig)
+    with pytest.raises(ValueError, match="in_channels"):
+        convolution.channel_sum_diagram(in_channels=9)
 
 
 def test_separable_diagram_shows_both_steps():
     text = texts(separable.separable_conv_diagram(in_channels=2, out_channels=6, kernel_size=3))
     assert "depthwise step" in text and "pointwise step" in text
-    assert "1 \\times 1 \\times 2" in text and "\\times 6" in text
+    assert "(2, 1, 1)" in text and "(6, H', W')" in text
 
 
 @pytest.mark.parametrize(("kwargs", "error", "name"), [
@@ -117,7 +128,13 @@ def photo(shape=(3, 12, 16), seed=0):
 def test_filtered_photo_figure():
     fig = convolution.filtered_photo_figure(photo(), {"blur": photo(), "edges": photo()[0] - 0.5},
                                          symmetric=("edges",))
-    assert [ax.get_title() for ax in fig.axes] == ["photo", "blur", "edges"]
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "photo, 12 x 16 pixels" and titles[1:3] == ["blur", "edges"]
+    assert len(fig.axes) == 4  # no empty panel; the fourth axes is the colour bar
+    assert fig.axes[3].get_ylabel().startswith("response")
+    edges = fig.axes[2].get_images()[0]
+    low, high = edges.get_clim()
+    assert -low == high > 0  # centred on zero
     with pytest.raises(ValueError, match="outputs"):
         convolution.filtered_photo_figure(photo(), {})
     with pytest.raises(ValueError, match="image"):
@@ -150,10 +167,15 @@ def test_block_diagonal_weight_figure_counts_zeros():
     ax = fig.axes[0]
     assert ax.get_title() == "54 of 81 weights are zero"
     assert ax.get_xlabel() and ax.get_ylabel()
-    image = ax.get_images()[0].get_array()
-    assert image.shape == (9, 9, 3)
-    assert np.allclose(image[0:3, 3:9], 1.0)  # off-diagonal tiles are white
-    assert not np.allclose(image[0:3, 0:3], 1.0)
+    signed = ax.get_images()[1]
+    values = signed.get_array()
+    assert values.shape == (9, 9)
+    assert values.mask[0:3, 3:9].all()  # zeros show the grey background, not a value
+    np.testing.assert_array_equal(values[0:3, 0:3], weight[0, 0])  # the sign is kept
+    low, high = signed.get_clim()
+    assert low == -high == -np.abs(weight).max()
+    assert fig.axes[1].get_ylabel() == "weight value"  # the colour bar
+    assert "zero" in fig.legends[0].get_texts()[0].get_text()
     with pytest.raises(ValueError, match="weight"):
         convolution.block_diagonal_weight_figure(np.zeros((3, 3, 3)))
 

@@ -25,3 +25,19 @@ def test_plot_counts_vs_channels_draws_one_labelled_line_per_kind():
 def test_plot_counts_vs_channels_rejects_bad_input(channels, counts, match):
     with pytest.raises(ValueError, match=match):
         plot_counts_vs_channels(channels, counts)
+
+
+def test_running_example_weights_counts_each_layer():
+    import matplotlib
+
+    from helpers.figures.counting import running_example_weights
+
+    fig = running_example_weights(3, 3, 3)
+    text = "\n".join(t.get_text() for t in fig.findobj(matplotlib.text.Text))
+    assert "= 81 weights" in text and "= 27 weights" in text and "= 9 weights" in text
+    assert "27 + 9 = 36 weights, against 81" in text
+    text = "\n".join(t.get_text() for t in running_example_weights(2, 4, 5).findobj(
+        matplotlib.text.Text))
+    assert "= 200 weights" in text and "50 + 8 = 58" in text
+    with pytest.raises(ValueError, match="kernel_size"):
+        running_example_weights(kernel_size=9)

@@ -147,7 +147,26 @@ def test_plain_composition_has_only_the_two_convolutions():
     layer = DepthwiseSeparableConv2d(3, 5)
     assert [name for name, _ in layer.named_children()] == ["depthwise", "pointwise"]
     assert layer.depthwise_norm is None and layer.pointwise_act is None
-    assert layer.depthwise.bias is not None and layer.pointwise.bias is not None
+    # One bias, on the output, as in Keras' SeparableConv2D: a depthwise bias would
+    # only add P @ b_dw to it.
+    assert layer.depthwise.bias is None and layer.pointwise.bias is not None
+    both = DepthwiseSeparableConv2d(3, 5, bias=True)
+    assert both.depthwise.bias is not None and both.pointwise.bias is not None
+
+
+def test_depthwise_bias_is_redundant_without_anything_between():
+    torch.manual_seed(0)
+    both = DepthwiseSeparableConv2d(3, 5, depth_multiplier=2, bias=True).double()
+    one = DepthwiseSeparableConv2d(3, 5, depth_multiplier=2).double()
+    pointwise = both.pointwise.weight[:, :, 0, 0]
+    with torch.no_grad():
+        one.depthwise.weight.copy_(both.depthwise.weight)
+        one.pointwise.weight.copy_(both.pointwise.weight)
+        one.pointwise.bias.copy_(pointwise @ both.depthwise.bias + both.pointwise.bias)
+    x = torch.randn(2, 3, 7, 6, dtype=torch.float64)
+    torch.testing.assert_close(run(one, x), run(both, x))
+    assert sum(p.numel() for p in both.parameters()) - sum(
+        p.numel() for p in one.parameters()) == 6
 
 
 def test_mobilenet_style_order_and_channels():
@@ -195,7 +214,7 @@ def test_activation_without_norm():
     layer = DepthwiseSeparableConv2d(2, 3, activation=nn.ReLU)
     assert [name for name, _ in layer.named_children()] == [
         "depthwise", "depthwise_act", "pointwise", "pointwise_act"]
-    assert layer.pointwise.bias is not None
+    assert layer.pointwise.bias is not None and layer.depthwise.bias is not None
     assert run(layer, torch.randn(1, 2, 5, 5)).min() >= 0
 
 

@@ -92,7 +92,7 @@ _OUTPUT_SIZE_MISTAKES: tuple[tuple[Callable[[int, int, int, int, int], int], str
 
 
 def reference_depthwise(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """PyTorch's depthwise convolution of ``x`` (C, H, W) with ``weight`` (C, k, k):
+    """PyTorch's depthwise convolution of ``x`` (M, H, W) with ``weight`` (M, k, k):
     ``F.conv2d`` with ``groups=C``, no padding, stride 1."""
     c = x.shape[0]
     out = F.conv2d(torch.from_numpy(x)[None], torch.from_numpy(weight)[:, None], groups=c)
@@ -104,8 +104,8 @@ def check_depthwise(fn: Callable[..., object], *, seed: int = 0) -> str:
     """Check ``fn(x, weight)``, a learner's depthwise convolution, against
     PyTorch's ``F.conv2d(..., groups=C)``.
 
-    ``x`` has shape (C, H, W), ``weight`` shape (C, k, k), both float64 with
-    negative entries; ``fn`` must return the (C, H - k + 1, W - k + 1) array
+    ``x`` has shape (M, H, W), ``weight`` shape (M, k, k), both float64 with
+    negative entries; ``fn`` must return the (M, H - k + 1, W - k + 1) array
     (no padding, stride 1) in which output channel ``c`` is input channel ``c``
     cross-correlated with ``weight[c]``, and leave ``x`` and ``weight`` as they
     were. Arrays, tensors and nested lists are accepted, within the tolerance
@@ -139,7 +139,7 @@ def _depthwise_shape_hint(got: tuple[int, ...], want: tuple[int, ...],
     if got == want[1:]:
         return "You returned a single map: keep one output channel per input channel."
     if got == (1, *want):
-        return "Drop the batch dimension: return (C, H', W')."
+        return "Drop the batch dimension: return (M, H', W')."
     if got == given:
         return "Your output has the input's size: this exercise uses no padding."
     return ""

@@ -59,7 +59,7 @@ MACS_CASES: tuple[tuple[int, int, int, int, int], ...] = ((3, 16, 3, 8, 14),) + 
 # --------------------------------------------------------------------------------------
 
 def _reference_pointwise(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """PyTorch's 1x1 convolution of one image x (C, H, W) with weight (N, C)."""
+    """PyTorch's 1x1 convolution of one image x (M, H, W) with weight (N, M)."""
     out = F.conv2d(torch.from_numpy(x)[None], torch.from_numpy(weight)[:, :, None, None])
     return out[0].numpy()
 
@@ -68,10 +68,10 @@ def _reference_pointwise(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
 def check_pointwise_matmul(fn: Callable[[np.ndarray, np.ndarray], object]) -> str:
     """Check ``fn(x, weight)``, a learner's 1x1 convolution of one image.
 
-    ``x`` is a float64 NumPy array of shape (C_in, H, W), ``weight`` one of
-    shape (C_out, C_in); ``fn`` must return the (C_out, H, W) output, the same
+    ``x`` is a float64 NumPy array of shape (M, H, W), ``weight`` one of
+    shape (N, M); ``fn`` must return the (N, H, W) output, the same
     as ``torch.nn.functional.conv2d`` with the weight reshaped to
-    (C_out, C_in, 1, 1), and leave ``x`` and ``weight`` as they were. Arrays,
+    (N, M, 1, 1), and leave ``x`` and ``weight`` as they were. Arrays,
     tensors and nested lists are accepted, within the tolerance of their dtype.
     """
     require_callable(fn)
@@ -83,7 +83,7 @@ def check_pointwise_matmul(fn: Callable[[np.ndarray, np.ndarray], object]) -> st
         where = f"With x of shape {x.shape}, weight of shape {weight.shape}, fn"
 
         def shape_hint(shape: tuple[int, ...], want: np.ndarray = want) -> str:
-            return f" (C_out, H, W). {_pointwise_shape_hint(shape, want.shape)}"
+            return f" (N, H, W). {_pointwise_shape_hint(shape, want.shape)}"
 
         got, rtol, right = array_answer(fn, {"x": x, "weight": weight}, want, where,
                                         shape_hint=shape_hint,
@@ -98,32 +98,32 @@ def check_pointwise_matmul(fn: Callable[[np.ndarray, np.ndarray], object]) -> st
 
 def _pointwise_error_hint(exc: Exception) -> str:
     if "matmul" in str(exc) or "shapes" in str(exc) or "align" in str(exc):
-        return ("Check the shapes: weight is (C_out, C_in), so it must multiply a matrix "
-                "with C_in rows, x.reshape(C_in, H * W).")
-    return "Reshape x to (C_in, H * W), multiply by weight, and reshape back."
+        return ("Check the shapes: weight is (N, M), so it must multiply a matrix "
+                "with M rows, x.reshape(M, H * W).")
+    return "Reshape x to (M, H * W), multiply by weight, and reshape back."
 
 
 def _pointwise_shape_hint(got: tuple[int, ...], want: tuple[int, ...]) -> str:
     c_out, h, w = want
     if got == (h, w, c_out):
-        return "Your output is channels-last; the book's layout is channels-first (C, H, W)."
+        return "Your output is channels-last; the book's layout is channels-first (M, H, W)."
     if got == (c_out, h * w):
-        return "Reshape the (C_out, H * W) product back to (C_out, H, W)."
+        return "Reshape the (N, H * W) product back to (N, H, W)."
     if got == (1, c_out, h, w):
         return "Return one image, without a batch dimension."
-    return "The product weight @ x.reshape(C_in, H * W) has shape (C_out, H * W)."
+    return "The product weight @ x.reshape(M, H * W) has shape (N, H * W)."
 
 
 def _pointwise_value_hint(x: np.ndarray, weight: np.ndarray, got: np.ndarray,
                           rtol: float) -> str:
     c_in, h, w = x.shape
     c_out = weight.shape[0]
-    rows = x.reshape(h * w, c_in) @ weight.T  # the memory cut into rows of C_in numbers
+    rows = x.reshape(h * w, c_in) @ weight.T  # the memory cut into rows of M numbers
     if c_in > 1 and h * w > 1 and (close(got, rows.reshape(c_out, h, w), rtol)
                                    or close(got, rows.T.reshape(c_out, h, w), rtol)):
-        return ("x.reshape(H * W, C_in) does not move the channels last; it cuts the "
-                "memory into rows of the wrong numbers. Use x.reshape(C_in, H * W) (or "
-                "x.transpose(1, 2, 0).reshape(H * W, C_in)).")
+        return ("x.reshape(H * W, M) does not move the channels last; it cuts the "
+                "memory into rows of the wrong numbers. Use x.reshape(M, H * W) (or "
+                "x.transpose(1, 2, 0).reshape(H * W, M)).")
     if (c_in == c_out and not np.allclose(weight, weight.T)
             and close(got, _reference_pointwise(x, weight.T.copy()), rtol)):
         return "You used the transposed weight: output channel o is sum_c weight[o, c] * x[c]."
@@ -167,8 +167,9 @@ def check_separable_module(cls: Callable[[int, int, int], nn.Module]) -> str:
 
     It must keep the image's height and width (odd kernels, "same" padding),
     have two convolutions as attributes ``depthwise`` and ``pointwise``, hold
-    exactly ``k*k*M + M*N`` weights plus, if it has biases, ``M + N`` biases (one
-    per filter of each step) and no other parameter, compute the depthwise then
+    exactly ``k*k*M + M*N`` weights plus one bias per filter of each step that has
+    biases (both, neither, or only the pointwise step, as in Keras) and no other
+    parameter, compute the depthwise then
     pointwise convolution with those weights (compared with ``F.conv2d`` on an
     input with negative values, borders included), and leave its input as it was.
     PyTorch's global random state is left untouched.
@@ -261,17 +262,13 @@ def _count_problem(module: nn.Module, m: int, n: int, k: int) -> str:
             return (f"self.{name}.bias has shape {tuple(bias.shape)}, expected ({want},): "
                     "one bias per filter.")
         biases[name] = isinstance(bias, torch.Tensor)
-    if biases["depthwise"] != biases["pointwise"]:
-        has, lacks = ("depthwise", "pointwise") if biases["depthwise"] else (
-            "pointwise", "depthwise")
-        return (f"self.{has} has biases but self.{lacks} has none: give both steps "
-                f"biases (M + N = {m + n} of them) or neither (bias=False).")
     weights = k * k * m + m * n
-    promised = weights + (m + n if biases["depthwise"] else 0)
+    promised = weights + (m if biases["depthwise"] else 0) + (n if biases["pointwise"] else 0)
     total = sum(p.numel() for p in module.parameters())
     if total != promised:
+        extra = promised - weights
         return (f"it has {total} parameters, expected k*k*M + M*N = {weights} weights"
-                f"{f' plus M + N = {m + n} biases' if biases['depthwise'] else ''}: "
+                f"{f' plus {extra} biases' if extra else ''}: "
                 "the module must hold the two convolutions and nothing else.")
     return ""
 
@@ -308,3 +305,120 @@ def check_separable_macs(fn: Callable[[int, int, int, int, int], object]) -> str
     compare_all(answers, expected, int.__eq__, _macs_call, _MACS_MISTAKES,
                 "Count each step: (weights of the step) x (output positions), then add.")
     return f"Correct on all {len(MACS_CASES)} cases."
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 5: from PyTorch's weight layout to Keras' and back
+# --------------------------------------------------------------------------------------
+
+#: (in_channels M, depth_multiplier m, out_channels N, kh, kw): several channels and a
+#: multiplier first (so the order of c and j matters), non-square kernels (so kh and
+#: kw cannot be swapped unseen), then one channel, m = 1 and a 1x1 kernel.
+KERAS_CASES: tuple[tuple[int, int, int, int, int], ...] = (
+    (3, 2, 4, 3, 5), (2, 3, 5, 5, 3), (4, 1, 2, 3, 3), (1, 2, 3, 2, 4), (5, 1, 1, 1, 1),
+)
+
+
+def reference_to_keras(depthwise: np.ndarray, pointwise: np.ndarray,
+                       depth_multiplier: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's ``(M*m, 1, kh, kw)`` and ``(N, M*m, 1, 1)`` weights of a separable
+    layer as Keras' ``depthwise_kernel (kh, kw, M, m)`` and ``pointwise_kernel
+    (1, 1, M*m, N)``. Output channel ``c*m + j`` of both libraries is filter ``j`` of
+    input channel ``c``; ``tests/test_keras.py`` proves this with Keras itself."""
+    channels = depthwise.shape[0] // depth_multiplier
+    kh, kw = depthwise.shape[2:]
+    return (depthwise.reshape(channels, depth_multiplier, kh, kw).transpose(2, 3, 0, 1),
+            pointwise.transpose(2, 3, 1, 0))
+
+
+def reference_to_torch(depthwise_kernel: np.ndarray,
+                       pointwise_kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse of :func:`reference_to_keras`."""
+    kh, kw, channels, multiplier = depthwise_kernel.shape
+    return (depthwise_kernel.transpose(2, 3, 0, 1).reshape(channels * multiplier, 1, kh, kw),
+            pointwise_kernel.transpose(3, 2, 0, 1))
+
+
+def _pair_answer(fn: Callable[..., object], args: tuple[np.ndarray, ...], extra: tuple,
+                 want: tuple[np.ndarray, np.ndarray], where: str,
+                 names: tuple[str, str]) -> list[tuple[np.ndarray, float]]:
+    given = tuple(array.copy() for array in args)
+    answer = call(fn, (*given, *extra), where)
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        raise Refusal(f"{where} returned {describe(answer)}; return a pair "
+                      f"({names[0]}, {names[1]}).")
+    if not unchanged(args, given):
+        raise Refusal(f"{where} changed its arguments in place: return new arrays "
+                      "(a transposed view is fine, an in-place update is not).")
+    return [as_array(part, f"{where}, {name}") for part, name in zip(answer, names, strict=True)]
+
+
+def _layout_hint(got: np.ndarray, want: np.ndarray, swapped_order: np.ndarray,
+                 swapped_kernel: np.ndarray, rtol: float) -> str:
+    if got.shape == want.shape and close(got, swapped_order, rtol):
+        return (" The channels are in the wrong order: output channel c*m + j is filter j "
+                "of input channel c, so split M*m into (M, m), not (m, M).")
+    if got.shape == want.shape and close(got, swapped_kernel, rtol):
+        return " The kernel's height and width are swapped: keep kh before kw."
+    return ""
+
+
+@checker
+def check_keras_layout(to_keras: Callable[..., object], to_torch: Callable[..., object]) -> str:
+    """Check a learner's ``to_keras(depthwise, pointwise, depth_multiplier)`` and
+    ``to_torch(depthwise_kernel, pointwise_kernel)``.
+
+    ``to_keras`` takes PyTorch's NumPy weights ``(M*m, 1, kh, kw)`` and
+    ``(N, M*m, 1, 1)`` and must return Keras' ``(depthwise_kernel, pointwise_kernel)``
+    of shapes ``(kh, kw, M, m)`` and ``(1, 1, M*m, N)``; ``to_torch`` the inverse.
+    Both are compared with :func:`reference_to_keras` and :func:`reference_to_torch`
+    on cases with a depth multiplier and non-square kernels; views and copies,
+    float32 and float64 are all accepted, in-place changes are not.
+    """
+    require_callable(to_keras, "to_keras")
+    require_callable(to_torch, "to_torch")
+    rng = np.random.default_rng(0)
+    for m, mult, n, kh, kw in KERAS_CASES:
+        depthwise = rng.standard_normal((m * mult, 1, kh, kw))
+        pointwise = rng.standard_normal((n, m * mult, 1, 1))
+        want = reference_to_keras(depthwise, pointwise, mult)
+        where = (f"to_keras(depthwise of shape {depthwise.shape}, pointwise of shape "
+                 f"{pointwise.shape}, depth_multiplier={mult})")
+        got = _pair_answer(to_keras, (depthwise, pointwise), (mult,), want, where,
+                           ("depthwise_kernel", "pointwise_kernel"))
+        swapped_order = depthwise.reshape(mult, m, kh, kw).transpose(2, 3, 1, 0)
+        swapped_kernel = depthwise.reshape(m, mult, kh, kw).transpose(3, 2, 0, 1)
+        for name, (array, rtol), expected, hint in (
+                ("depthwise_kernel", got[0], want[0],
+                 _layout_hint(got[0][0], want[0], swapped_order, swapped_kernel, got[0][1])),
+                ("pointwise_kernel", got[1], want[1], "")):
+            if array.shape != expected.shape:
+                turned = (expected.shape[1], expected.shape[0], *expected.shape[2:])
+                order = (" The kernel's height and width are swapped: keep kh before kw."
+                         if array.shape == turned else
+                         " Keras puts the kernel's height and width first, then input "
+                         "channels, then outputs.")
+                raise Refusal(f"{where} gave {name} of shape {array.shape}, expected "
+                              f"{expected.shape}.{order}")
+            if not close(array, expected, rtol):
+                raise Refusal(f"{where} gave {name} of the right shape but wrong "
+                              f"values.{hint or ' Check the order of the axes.'}")
+        where = (f"to_torch(depthwise_kernel of shape {want[0].shape}, pointwise_kernel "
+                 f"of shape {want[1].shape})")
+        back = _pair_answer(to_torch, tuple(np.ascontiguousarray(w) for w in want), (),
+                            (depthwise, pointwise), where, ("depthwise", "pointwise"))
+        for name, (array, rtol), expected in (("depthwise", back[0], depthwise),
+                                              ("pointwise", back[1], pointwise)):
+            if array.shape != expected.shape:
+                raise Refusal(f"{where} gave {name} of shape {array.shape}, expected "
+                              f"{expected.shape} (PyTorch's layout).")
+            if not close(array, expected, rtol):
+                hint = ""
+                if name == "depthwise" and mult > 1 and close(
+                        array, want[0].transpose(2, 3, 1, 0).reshape(expected.shape), rtol):
+                    hint = (" The channels are in the wrong order: PyTorch's channel "
+                            "c*m + j is Keras' [:, :, c, j].")
+                raise Refusal(f"{where} gave {name} of the right shape but wrong values, "
+                              f"so to_torch does not undo to_keras.{hint}")
+    return (f"Correct on all {len(KERAS_CASES)} cases, both ways: your weights give "
+            "Keras' SeparableConv2D the same layer as PyTorch's.")

@@ -24,6 +24,7 @@ from helpers.geometry import conv_output_size
 
 __all__ = [
     "block_diagonal_weight_figure",
+    "channel_sum_diagram",
     "channels_filtered_figure",
     "conv_settings_figure",
     "depthwise_conv_diagram",
@@ -34,14 +35,14 @@ __all__ = [
 
 def normal_conv_diagram(in_channels: int = 3, out_channels: int = 4,
                         kernel_size: int = 3) -> Figure:
-    """A normal convolution: an ``H x W x M`` input, ``N`` filters of
-    ``k x k x M`` (each spans every input channel), an ``H' x W' x N`` output
+    """A normal convolution: an ``(M, H, W)`` input, ``N`` filters of shape
+    ``(M, k, k)`` (each spans every input channel), an ``(N, H', W')`` output
     with one map per filter."""
     m, n, k, colors, fig, ax = slab.begin(in_channels, out_channels, kernel_size, (10, 4.6))
 
     # input
     slab.stack(ax, 0.0, 1.2, 3.0, colors, step=0.3)
-    slab.caption(ax, 1.6, 0.9, f"input\n$H \\times W \\times {m}$")
+    slab.caption(ax, 1.6, 0.9, f"input\n$(M, H, W) = ({m}, H, W)$")
 
     # filters: one column of n small stacks, each giving one output map
     fsize, fstep, gap = 0.75, 0.12, 0.45
@@ -51,14 +52,14 @@ def normal_conv_diagram(in_channels: int = 3, out_channels: int = 4,
                                   gap=gap, grid=k, map_x=mx, map_size=msize,
                                   merge_at=(9.5, 2.65), font=12, pad=0.2)
     slab.caption(ax, fx + 0.35, bottom - 0.3,
-                 f"$N = {n}$ filters\neach ${k} \\times {k} \\times {m}$")
+                 f"$N = {n}$ filters\neach $({m}, {k}, {k})$")
     slab.caption(ax, mx + msize / 2, bottom - 0.3, "one map\nper filter", size=12)
     ax.text(4.2, 2.7, "$*$", ha="center", va="center", fontsize=26, color=slab.EDGE)
 
     # output: the n maps stacked, map 1 in front
     out_colors = [slab.OUTPUT_GREYS[j % len(slab.OUTPUT_GREYS)] for j in range(n)]
     slab.stack(ax, 9.6, 1.35, 2.6, out_colors, step=0.3)
-    slab.caption(ax, 11.0, 0.9, f"output\n$H' \\times W' \\times {n}$")
+    slab.caption(ax, 11.0, 0.9, f"output\n$(N, H', W') = ({n}, H', W')$")
 
     ymin = min(bottom - 1.5, -0.4)
     ymax = max(top + 0.4, 5.5)
@@ -80,7 +81,7 @@ def depthwise_conv_diagram(in_channels: int = 3, kernel_size: int = 3) -> Figure
     mid = height / 2
 
     slab.stack(ax, 0.0, mid - 1.5, 2.6, colors, step=0.3)
-    slab.caption(ax, 1.6, mid - 1.8, f"input\n$H \\times W \\times {m}$")
+    slab.caption(ax, 1.6, mid - 1.8, f"input\n$(M, H, W) = ({m}, H, W)$")
 
     for i in range(m):
         yc = height - (i + 0.5) * row_h
@@ -96,10 +97,47 @@ def depthwise_conv_diagram(in_channels: int = 3, kernel_size: int = 3) -> Figure
     slab.caption(ax, 7.65, -0.1, "map $c$", size=12)
 
     slab.stack(ax, 9.2, mid - 1.4, 2.4, colors, step=0.3)
-    slab.caption(ax, 10.7, mid - 1.7, f"output\n$H' \\times W' \\times {m}$")
+    slab.caption(ax, 10.7, mid - 1.7, f"output\n$(M, H', W') = ({m}, H', W')$")
     fig = slab.frame(fig, ax, (-0.4, min(-0.9, mid - 2.5), 12.8, height + 0.3),
                      "Depthwise convolution: one filter per channel, channels never mix")
     return fig
+
+
+def channel_sum_diagram(in_channels: int = 3, kernel_size: int = 3) -> Figure:
+    """One filter of a normal convolution, taken apart: each input channel ``c``
+    is filtered by the filter's slice ``c`` into a partial map, and the ``M``
+    partial maps are added (with the bias) into one output map. The sum is what
+    a depthwise convolution leaves out."""
+    m = slab.check_channels(in_channels, "in_channels")
+    k = slab.check_kernel(kernel_size)
+    colors = [channel_color(i) for i in range(m)]
+    row_h = 1.3
+    height = m * row_h
+    mid = height / 2
+    fig, ax = slab.new_axes(10, max(4.2, 1.15 * m + 1.4))
+
+    for i in range(m):
+        yc = height - (i + 0.5) * row_h
+        slab.stack(ax, 0.6, yc - 0.45, 0.9, [colors[i]], step=0.0)  # channel i
+        ax.text(1.85, yc, "$*$", ha="center", va="center", fontsize=20, color=slab.EDGE)
+        slab.stack(ax, 2.25, yc - 0.3, 0.6, [colors[i]], step=0.0, grid=k)  # slice i
+        slab.arrow(ax, (2.95, yc), (3.65, yc), color=colors[i])
+        slab.stack(ax, 3.75, yc - 0.4, 0.8, [colors[i]], step=0.0)  # partial map i
+        if i > 0:
+            ax.text(4.15, yc + row_h / 2, "$+$", ha="center", va="center", fontsize=22,
+                    color=slab.EDGE, fontweight="bold")
+        slab.arrow(ax, (4.65, yc), (6.0, mid), color=colors[i])
+    slab.caption(ax, 1.05, -0.1, "channel $c$", size=12)
+    slab.caption(ax, 2.55, -0.1, f"slice $c$ of\nthe filter, ${k} \\times {k}$", size=12)
+    slab.caption(ax, 4.15, -0.1, "partial\nmap $c$", size=12)
+    ax.text(6.45, mid, "$\\Sigma$\n+ bias", ha="center", va="center", fontsize=15,
+            color=slab.EDGE)
+    slab.arrow(ax, (6.95, mid), (7.75, mid))
+    grey = slab.OUTPUT_GREYS[0]
+    slab.stack(ax, 7.85, mid - 0.55, 1.1, [grey], step=0.0)
+    slab.caption(ax, 8.4, mid - 0.8, "one output\nchannel", size=12)
+    return slab.frame(fig, ax, (-0.2, min(-0.9, mid - 2.2), 10.2, height + 0.3),
+                      f"One filter of a normal convolution: {m} partial maps, added")
 
 
 def _receptive_field(size: int, k: int, padding: int, stride: int, dilation: int,
@@ -192,39 +230,56 @@ def _check_photo(image: np.ndarray, name: str = "image") -> np.ndarray:
 
 def filtered_photo_figure(image: np.ndarray, outputs: Mapping[str, np.ndarray], *,
                           symmetric: Sequence[str] = ()) -> Figure:
-    """The photo ``image`` (3, H, W) next to filter outputs, one panel each.
+    """The photo ``image`` (3, H, W), large on the left, next to filter outputs
+    in a grid of two columns.
 
     ``outputs`` maps a title to a 2-D map (shown in grey) or a (3, H, W) image
-    (shown in colour, clipped to [0, 1]). Titles listed in ``symmetric`` are
-    shown with a diverging colour map centred on zero (e.g. edge filters).
+    (shown in colour, clipped to [0, 1]). Titles listed in ``symmetric`` (e.g.
+    edge filters) share one diverging colour scale centred on zero, red
+    positive and blue negative, drawn as a colour bar; its ends are the 98th
+    percentile of their absolute values, so a few strong edges do not wash out
+    the rest.
     """
     image = _check_photo(image)
     if not isinstance(outputs, Mapping) or len(outputs) == 0:
         raise ValueError("outputs must be a non-empty mapping of title -> array")
-    panels = [("photo", image)]
+    panels = []
     for title, out in outputs.items():
         out = check_array(out, f"outputs[{title!r}]", ndim=(2, 3))
         if out.ndim == 3 and out.shape[0] != 3:
             raise ValueError(f"outputs[{title!r}] must be (H, W) or (3, H, W), got {out.shape}")
         panels.append((title, out))
-    ncols = min(3, len(panels))
-    nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.1 * nrows),
-                             layout="constrained", squeeze=False)
-    for ax in axes.flat[len(panels):]:
-        ax.set_visible(False)
-    for ax, (title, out) in zip(axes.flat, panels, strict=False):
-        ax.grid(False)
-        ax.set_xticks([])
-        ax.set_yticks([])
+    signed = [out for title, out in panels if title in symmetric and out.ndim == 2]
+    lim = 1.0
+    if signed:
+        values = np.abs(np.concatenate([out.ravel() for out in signed]))
+        lim = float(np.percentile(values, 98)) or float(values.max()) or 1.0
+    rows = -(-len(panels) // 2)
+    aspect = image.shape[1] / image.shape[2]
+    panel_w = 2.3
+    fig = plt.figure(figsize=(2 * panel_w + 2 * panel_w + (0.9 if signed else 0.2),
+                              rows * (panel_w * aspect + 0.45) + 0.1), layout="constrained")
+    grid = fig.add_gridspec(rows, 4, width_ratios=[1, 1, 1, 1])
+    big = fig.add_subplot(grid[:, :2])
+    big.imshow(_as_display_image(image), interpolation="nearest")
+    big.set_title(f"photo, {image.shape[1]} x {image.shape[2]} pixels", fontsize=11)
+    mappable, signed_axes = None, []
+    for index, (title, out) in enumerate(panels):
+        ax = fig.add_subplot(grid[index // 2, 2 + index % 2])
         if out.ndim == 3:
             ax.imshow(_as_display_image(out), interpolation="nearest")
         elif title in symmetric:
-            lim = float(np.max(np.abs(out))) or 1.0
-            ax.imshow(out, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+            mappable = ax.imshow(out, cmap="RdBu_r", vmin=-lim, vmax=lim,
+                                 interpolation="nearest")
+            signed_axes.append(ax)
         else:
             ax.imshow(out, cmap="gray", interpolation="nearest")
         ax.set_title(title, fontsize=11)
+    for ax in fig.axes:
+        ax.set_axis_off()
+    if mappable is not None:
+        bar = fig.colorbar(mappable, ax=signed_axes, shrink=0.9, extend="both")
+        bar.set_label("response\n(red +, blue -)")
     return fig
 
 
@@ -264,11 +319,12 @@ def channels_filtered_figure(image: np.ndarray, filtered: np.ndarray, *,
 
 
 def block_diagonal_weight_figure(weight: np.ndarray, *, title: str | None = None) -> Figure:
-    """A normal convolution's weight (N, C, k, k) as a grid of ``k x k`` tiles:
+    """A normal convolution's weight (N, M, k, k) as a grid of ``k x k`` tiles:
     tile (o, c) is the slice ``weight[o, c]`` that filter ``o`` applies to input
-    channel ``c``. Zero weights are white; the others take the colour of their
-    input channel, darker for larger magnitude. The weight of a depthwise
-    convolution written as a normal one shows as tiles on the diagonal only."""
+    channel ``c``. Non-zero weights are coloured by their signed value (red
+    positive, blue negative, scale in the colour bar); exact zeros are light grey
+    (legend). The weight of a depthwise convolution written as a normal one shows
+    as tiles on the diagonal only."""
     weight = check_array(weight, "weight", ndim=4)
     n, c, kh, kw = weight.shape
     if c > slab.MAX_DRAWN_CHANNELS or n > 2 * slab.MAX_DRAWN_CHANNELS:
@@ -277,24 +333,21 @@ def block_diagonal_weight_figure(weight: np.ndarray, *, title: str | None = None
                          f"{weight.shape}")
     matrix = weight.transpose(0, 2, 1, 3).reshape(n * kh, c * kw)  # [o*kh + a, c*kw + b]
     scale = float(np.max(np.abs(matrix))) or 1.0
-    rgb = np.ones((*matrix.shape, 3))
-    for ch in range(c):
-        cols = slice(ch * kw, (ch + 1) * kw)
-        strength = 0.3 + 0.7 * np.abs(matrix[:, cols]) / scale
-        color = np.array(to_rgb(channel_color(ch)))
-        tile = 1 - strength[..., None] * (1 - color)
-        nonzero = matrix[:, cols] != 0
-        rgb[:, cols][nonzero] = tile[nonzero]
     cell = min(0.28, 4.2 / max(n * kh, c * kw))
-    fig, ax = plt.subplots(figsize=(cell * c * kw + 2.4, cell * n * kh + 1.5),
+    fig, ax = plt.subplots(figsize=(cell * c * kw + 3.4, cell * n * kh + 1.9),
                            layout="constrained")
-    ax.imshow(rgb, aspect="equal", interpolation="nearest")
+    zero_color = "#D9D9D9"
+    ax.imshow(np.ones((*matrix.shape, 3)) * np.array(to_rgb(zero_color)), aspect="equal",
+              interpolation="nearest")
+    shown = np.ma.masked_where(matrix == 0, matrix)
+    image = ax.imshow(shown, cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="equal",
+                      interpolation="nearest")
     ax.grid(False)
     for spine in ax.spines.values():
         spine.set_visible(True)
     ax.set_xticks(np.arange(-0.5, c * kw, 1), minor=True)
     ax.set_yticks(np.arange(-0.5, n * kh, 1), minor=True)
-    ax.grid(which="minor", color="#E4E4E4", lw=0.6)
+    ax.grid(which="minor", color="white", lw=0.6)
     ax.tick_params(which="minor", length=0)
     for ch in range(1, c):
         ax.axvline(ch * kw - 0.5, color=slab.EDGE, lw=1.2)
@@ -308,6 +361,11 @@ def block_diagonal_weight_figure(weight: np.ndarray, *, title: str | None = None
     ax.set_yticklabels([str(o) for o in range(n)], fontsize=10)
     ax.set_xlabel(f"input channel (one {kh}x{kw} slice each)")
     ax.set_ylabel("filter (output channel)")
+    bar = fig.colorbar(image, ax=ax, shrink=0.8)
+    bar.set_label("weight value")
+    fig.legend(handles=[Rectangle((0, 0), 1, 1, facecolor=zero_color, edgecolor=slab.EDGE,
+                                  lw=0.6, label="zero (never stored by a depthwise layer)")],
+               loc="outside lower center", frameon=False, fontsize=10)
     zeros = int(np.sum(matrix == 0))
     ax.set_title(title or f"{zeros} of {matrix.size} weights are zero", fontsize=11)
     return fig

@@ -59,12 +59,12 @@ def _color_for_step(step: str, index: int) -> str:
 def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
                            kernel_size: int = 3) -> Figure:
     """A depthwise separable convolution: a depthwise step (one ``k x k`` filter
-    per channel) then a pointwise step (``N`` filters of ``1 x 1 x M``)."""
+    per channel) then a pointwise step (``N`` filters of shape ``(M, 1, 1)``)."""
     m, n, k, colors, fig, ax = slab.begin(in_channels, out_channels, kernel_size, (11.5, 4.8))
 
     # input
     slab.stack(ax, 0.0, 1.3, 2.4, colors, step=0.25)
-    slab.caption(ax, 1.45, 1.0, f"input\n$H \\times W \\times {m}$")
+    slab.caption(ax, 1.45, 1.0, f"input\n$({m}, H, W)$")
 
     # depthwise filters: m single k x k slabs in a column
     fsize, gap = 0.6, 0.25
@@ -74,13 +74,13 @@ def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     for i in range(m):
         fy = top - (i + 1) * fsize - i * gap
         slab.stack(ax, 3.9, fy, fsize, [colors[i]], step=0.0, grid=k)
-    slab.caption(ax, 4.2, min(top - col_h, 1.0) - 0.25, f"${m}$ filters\n${k} \\times {k}$",
+    slab.caption(ax, 4.2, min(top - col_h, 1.0) - 0.25, f"${m}$ filters\n$(1, {k}, {k})$",
                  size=12)
 
     # intermediate
     slab.arrow(ax, (4.65, 2.75), (5.35, 2.75))
     slab.stack(ax, 5.45, 1.5, 2.0, colors, step=0.25)
-    slab.caption(ax, 6.7, 1.0, f"$H' \\times W' \\times {m}$", size=12)
+    slab.caption(ax, 6.7, 1.0, f"$({m}, H', W')$", size=12)
 
     # pointwise filters: n tiny stacks of m 1x1 cells, each giving one map
     psize, pstep, pgap = 0.32, 0.09, 0.28
@@ -90,12 +90,12 @@ def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
                                    gap=pgap, grid=0, map_x=10.25, map_size=0.4,
                                    merge_at=(11.45, 2.75), font=11, pad=0.15)
     slab.caption(ax, 9.85, min(pbottom, 1.0) - 0.25,
-                 f"${n}$ filters\n$1 \\times 1 \\times {m}$", size=12)
+                 f"${n}$ filters\n$({m}, 1, 1)$", size=12)
 
     # output: the n maps stacked, map 1 in front
     out_colors = [slab.OUTPUT_GREYS[j % len(slab.OUTPUT_GREYS)] for j in range(n)]
     slab.stack(ax, 11.55, 1.5, 2.0, out_colors, step=0.25)
-    slab.caption(ax, 12.8, 1.0, f"output\n$H' \\times W' \\times {n}$")
+    slab.caption(ax, 12.8, 1.0, f"output\n$({n}, H', W')$")
 
     # boxes around the two steps
     ymin = min(top - col_h, pbottom, 1.0) - 1.25
