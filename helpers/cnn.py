@@ -15,7 +15,8 @@ from helpers.cost import count_parameters
 from helpers.layers import DepthwiseSeparableConv2d
 from helpers.models import ConvBNReLU
 
-__all__ = ["CNN_KINDS", "cnn_parameters", "make_cnn", "separable_width_for_budget"]
+__all__ = ["CNN_KINDS", "cnn_parameters", "make_cnn", "make_cnn_ensemble",
+           "separable_width_for_budget", "stack_cnns"]
 
 #: The two kinds of network :func:`make_cnn` builds.
 CNN_KINDS = ("normal", "separable")
@@ -105,3 +106,108 @@ def separable_width_for_budget(target_params: int, *, batch_norm: bool = True,
     if high > 1 and target_params - count(high - 1) <= count(high) - target_params:
         return high - 1
     return high
+
+
+# --------------------------------------------------------------------------
+# Many seeds at once: one network of grouped convolutions
+# --------------------------------------------------------------------------
+
+
+class _Replicate(nn.Module):
+    """``(B, C, H, W) -> (B, S*C, H, W)``: the same images for every member."""
+
+    def __init__(self, members: int) -> None:
+        super().__init__()
+        self.members = members
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.repeat(1, self.members, 1, 1)
+
+
+class _GroupedLinear(nn.Module):
+    """``members`` independent linear layers on ``(B, S*F)``, as one grouped 1x1
+    convolution; returns ``(B, S, out_features)``."""
+
+    def __init__(self, layers: list[nn.Linear]) -> None:
+        super().__init__()
+        self.members, self.out_features = len(layers), layers[0].out_features
+        in_features = layers[0].in_features
+        self.conv = nn.Conv1d(self.members * in_features, self.members * self.out_features, 1,
+                              groups=self.members, bias=layers[0].bias is not None)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.cat([layer.weight for layer in layers])[..., None])
+            if self.conv.bias is not None:
+                self.conv.bias.copy_(torch.cat([layer.bias for layer in layers]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x[..., None]).view(len(x), self.members, self.out_features)
+
+
+def _stack_layer(layers: list[nn.Module]) -> list[nn.Module]:
+    """One layer of the ensemble from the same layer of every member."""
+    first, members = layers[0], len(layers)
+    if isinstance(first, DepthwiseSeparableConv2d):
+        steps = ("depthwise", "depthwise_norm", "depthwise_act",
+                 "pointwise", "pointwise_norm", "pointwise_act")
+        out: list[nn.Module] = []
+        for step in steps:
+            if getattr(first, step) is not None:
+                out += _stack_layer([getattr(layer, step) for layer in layers])
+        return out
+    if hasattr(first, "conv") and isinstance(first.conv, nn.Conv2d):  # Depthwise/Pointwise
+        return _stack_layer([layer.conv for layer in layers])
+    if isinstance(first, nn.Conv2d):
+        conv = nn.Conv2d(members * first.in_channels, members * first.out_channels,
+                         first.kernel_size, stride=first.stride, padding=first.padding,
+                         dilation=first.dilation, groups=members * first.groups,
+                         bias=first.bias is not None)
+        with torch.no_grad():
+            conv.weight.copy_(torch.cat([layer.weight for layer in layers]))
+            if conv.bias is not None:
+                conv.bias.copy_(torch.cat([layer.bias for layer in layers]))
+        return [conv]
+    if isinstance(first, nn.BatchNorm2d):
+        norm = nn.BatchNorm2d(members * first.num_features, eps=first.eps,
+                              momentum=first.momentum)
+        with torch.no_grad():
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                getattr(norm, name).copy_(torch.cat([getattr(layer, name) for layer in layers]))
+        return [norm]
+    if isinstance(first, nn.Linear):
+        return [_GroupedLinear(layers)]
+    if isinstance(first, nn.ReLU | nn.MaxPool2d | nn.AdaptiveAvgPool2d | nn.Flatten):
+        return [first]
+    raise TypeError(f"cannot stack a {type(first).__name__}")
+
+
+def stack_cnns(models: list[nn.Sequential]) -> nn.Sequential:
+    """One network that runs ``len(models)`` CNNs of :func:`make_cnn` side by side.
+
+    Every layer becomes a grouped layer with one group per member (convolutions
+    with ``groups`` multiplied by the number of members, batch norms over all
+    the members' channels, the linear heads as one grouped 1x1 convolution), so
+    the members never exchange a number: the output ``(B, S, classes)`` holds
+    each member's logits, and training the sum of the members' losses trains
+    each member exactly as on its own, in one pass instead of ``S``. The models
+    must have the same kind and width.
+    """
+    if not isinstance(models, list | tuple) or not models:
+        raise ValueError("models must be a non-empty list of make_cnn models")
+    shapes = {tuple((type(m).__name__, tuple(p.shape)) for m in model for p in m.parameters())
+              for model in models}
+    if len(shapes) != 1:
+        raise ValueError("models must all have the same kind and width")
+    layers: list[nn.Module] = [_Replicate(len(models))]
+    for index in range(len(models[0])):
+        layers += _stack_layer([model[index] for model in models])
+    return nn.Sequential(*layers).to(next(models[0].parameters()).dtype)
+
+
+def make_cnn_ensemble(kind: str, width: int, seeds: list[int] | tuple[int, ...], *,
+                      batch_norm: bool = True, num_classes: int = 10) -> nn.Sequential:
+    """:func:`stack_cnns` of ``make_cnn(kind, width, seed=s)`` for every ``s`` in ``seeds``:
+    the same initial weights as the separately built models."""
+    if isinstance(seeds, int) or not seeds:
+        raise ValueError(f"seeds must be a non-empty sequence of seeds, got {seeds!r}")
+    return stack_cnns([make_cnn(kind, width, batch_norm=batch_norm, seed=seed,
+                                num_classes=num_classes) for seed in seeds])

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from helpers._validate import _describe, check_positive_int
+from helpers.threads import fixed_threads
 
 __all__ = [
     "separable_to_normal",
@@ -42,6 +43,7 @@ __all__ = [
     "approximation_errors",
     "separable_from_conv",
     "replace_with_separable",
+    "recalibrate_batch_norm",
     "kernel_singular_values",
     "rank1_factors",
     "rank1_error",
@@ -301,6 +303,51 @@ def replace_with_separable(model: nn.Module, name: str, depth_multiplier: int) -
     parent = copy.get_submodule(parent_name) if parent_name else copy
     setattr(parent, child, replacement)
     return copy
+
+
+def recalibrate_batch_norm(model: nn.Module, images: Any,
+                           batch_size: int | None = None) -> nn.Module:
+    """Re-estimate the running statistics of every batch norm in ``model`` from
+    ``images`` (a ``(B, C, H, W)`` tensor, or anything with such an ``.x``,
+    e.g. a :class:`helpers.digits.Split`), in place, and return ``model`` in
+    evaluation mode.
+
+    After a layer is replaced (by its low-rank approximation, say), the batch
+    norms after it still hold the mean and variance of the *old* layer's
+    outputs. This resets them and runs forward passes in training mode with
+    ``momentum=None`` (a plain average over the batches), without gradients:
+    no weight changes and no label is used. ``batch_size=None`` uses all the
+    images in one batch, which gives the exact mean over them. Each batch
+    norm's momentum is restored afterwards.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    x = getattr(images, "x", images)
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        raise TypeError(f"images must be a 4-D torch.Tensor (B, C, H, W) or have one "
+                        f"as .x, got {_describe(images)}")
+    if len(x) == 0:
+        raise ValueError("images must not be empty")
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+    step = len(x) if batch_size is None else batch_size
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    first = next((p for p in model.parameters() if p.is_floating_point()), None)
+    dtype = first.dtype if first is not None else x.dtype
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    model.train()
+    try:
+        with fixed_threads(1), torch.no_grad():
+            for start in range(0, len(x), step):
+                model(x[start:start + step].to(dtype))
+    finally:
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        model.eval()
+    return model
 
 
 # --------------------------------------------------------------------------

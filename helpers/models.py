@@ -3,8 +3,10 @@
 - :func:`mobilenet_v1`: MobileNetV1 with a width multiplier, any input
   resolution, and ``separable=False`` for its all-normal-convolution twin;
   :func:`mobilenet_v1_table` lists a built model's layers like the paper's Table 1.
-- :class:`XceptionSeparableConv2d`, :class:`XceptionEntryBlock`: Xception's
-  separable convolution (nothing between the two steps) and an entry-flow block.
+- :class:`XceptionSeparableConv2d`, :class:`XceptionEntryBlock`,
+  :class:`XceptionMiddleBlock`, :func:`xception_middle_flow`: Xception's
+  separable convolution (nothing between the two steps), an entry-flow block
+  and the middle flow.
 - :class:`InvertedResidual`: MobileNetV2's block with a linear bottleneck.
 - :func:`atrous_separable_conv2d`: DeepLabv3+'s dilated separable convolution.
 
@@ -33,6 +35,8 @@ __all__ = [
     "mobilenet_v1_table",
     "XceptionSeparableConv2d",
     "XceptionEntryBlock",
+    "XceptionMiddleBlock",
+    "xception_middle_flow",
     "InvertedResidual",
     "atrous_separable_conv2d",
 ]
@@ -308,6 +312,33 @@ class XceptionEntryBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x) + self.shortcut(x)
+
+
+class XceptionMiddleBlock(nn.Module):
+    """One block of Xception's middle flow: three times
+    ``ReLU -> SepConv 3x3 -> BN`` at ``channels`` channels, added to the
+    block's input (an identity shortcut). Shape in = shape out.
+    """
+
+    def __init__(self, channels: int = 728) -> None:
+        super().__init__()
+        channels = check_positive_int(channels, "channels")
+        layers: list[nn.Module] = []
+        for _ in range(3):
+            layers += [nn.ReLU(), XceptionSeparableConv2d(channels, channels),
+                       nn.BatchNorm2d(channels)]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x) + x
+
+
+def xception_middle_flow(channels: int = 728, repeats: int = 8) -> nn.Sequential:
+    """Xception's middle flow: ``repeats`` :class:`XceptionMiddleBlock` in a row
+    (the paper: 8 blocks at 728 channels on a 19 x 19 map)."""
+    channels = check_positive_int(channels, "channels")
+    repeats = check_positive_int(repeats, "repeats")
+    return nn.Sequential(*(XceptionMiddleBlock(channels) for _ in range(repeats)))
 
 
 class InvertedResidual(nn.Module):

@@ -223,3 +223,134 @@ def mean_and_spread(values: Sequence[float]) -> tuple[float, float]:
         raise ValueError("values must not be empty")
     spread = statistics.stdev(values) if len(values) > 1 else 0.0
     return statistics.fmean(values), spread
+
+
+# --------------------------------------------------------------------------
+# Many seeds at once (see helpers.cnn.stack_cnns)
+# --------------------------------------------------------------------------
+
+
+def evaluate_ensemble(ensemble: nn.Module, data: Split,
+                      batch_size: int = 2048) -> tuple[list[float], list[float]]:
+    """Per-member mean cross-entropy and accuracy of an ensemble whose output is
+    ``(B, S, classes)`` (:func:`helpers.cnn.stack_cnns`), in evaluation mode."""
+    ensemble = _check_model(ensemble)
+    data = _check_split(data, "data")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    was_training = ensemble.training
+    ensemble.eval()
+    dtype = _model_dtype(ensemble)
+    losses: torch.Tensor | None = None
+    correct: torch.Tensor | None = None
+    with fixed_threads(1), torch.no_grad():
+        for start in range(0, len(data), batch_size):
+            x, y = data.x[start:start + batch_size], data.y[start:start + batch_size]
+            logits = ensemble(x.to(dtype))
+            if logits.ndim != 3:
+                raise ValueError("ensemble must return (B, members, classes) logits")
+            target = y[:, None].expand(-1, logits.shape[1])
+            loss = F.cross_entropy(logits.permute(0, 2, 1), target, reduction="none").sum(0)
+            hits = (logits.argmax(dim=2) == target).sum(0)
+            losses = loss if losses is None else losses + loss
+            correct = hits if correct is None else correct + hits
+    ensemble.train(was_training)
+    assert losses is not None and correct is not None
+    return ([float(v) / len(data) for v in losses], [int(v) / len(data) for v in correct])
+
+
+def train_ensemble(ensemble: nn.Module, train_data: Split, val_data: Split | None = None, *,
+                   epochs: int = 20, lr: float = 1e-2, batch_size: int | None = None,
+                   weight_decay: float = 0.0, seed: int = 0, schedule: str = "constant",
+                   eval_every: int = 1, dtype: torch.dtype = torch.float64) -> list[History]:
+    """:func:`train` for an ensemble of independent members (output
+    ``(B, S, classes)``, e.g. :func:`helpers.cnn.make_cnn_ensemble`): Adam on
+    the sum of the members' mean cross-entropies, so that each member follows
+    exactly the steps it would take alone (Adam works weight by weight). All
+    members see the same mini-batches, in an order seeded with ``seed``.
+    Returns one :class:`History` per member.
+    """
+    ensemble = _check_model(ensemble)
+    train_data = _check_split(train_data, "train_data")
+    if val_data is not None:
+        val_data = _check_split(val_data, "val_data")
+    epochs = check_positive_int(epochs, "epochs")
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+    seed = check_int(seed, "seed", minimum=0)
+    eval_every = check_positive_int(eval_every, "eval_every")
+    lr = check_number(lr, "lr", low=0, low_open=True)
+    weight_decay = check_number(weight_decay, "weight_decay", low=0)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    ensemble.to(dtype)
+    opt = torch.optim.Adam(ensemble.parameters(), lr=lr, weight_decay=weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    n = len(train_data)
+    step = n if batch_size is None else batch_size
+    total_steps = epochs * math.ceil(n / step)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+                 if schedule == "cosine" else None)
+    histories: list[History] = []
+    with fixed_threads(1):
+        for epoch in range(1, epochs + 1):
+            ensemble.train()
+            order = torch.randperm(n, generator=generator) if batch_size is not None else None
+            for start in range(0, n, step):
+                if order is None:
+                    x, y = train_data.x, train_data.y
+                else:
+                    index = order[start:start + step]
+                    x, y = train_data.x[index], train_data.y[index]
+                opt.zero_grad(set_to_none=True)
+                logits = ensemble(x.to(dtype))
+                members = logits.shape[1]
+                target = y[:, None].expand(-1, members)
+                (F.cross_entropy(logits.permute(0, 2, 1), target) * members).backward()
+                opt.step()
+                if scheduler is not None:
+                    scheduler.step()
+            if epoch % eval_every and epoch != epochs:
+                continue
+            train_loss, train_acc = evaluate_ensemble(ensemble, train_data)
+            if not histories:
+                histories = [History() for _ in train_loss]
+            if val_data is not None:
+                val_loss, val_acc = evaluate_ensemble(ensemble, val_data)
+            for i, history in enumerate(histories):
+                history.epoch.append(epoch)
+                history.train_loss.append(train_loss[i])
+                history.train_acc.append(train_acc[i])
+                if val_data is not None:
+                    history.val_loss.append(val_loss[i])
+                    history.val_acc.append(val_acc[i])
+    ensemble.eval()
+    return histories
+
+
+def paired_interval(a: Sequence[float], b: Sequence[float],
+                    confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of the paired differences ``a[i] - b[i]`` (one pair per seed) and its
+    Student-t confidence interval ``(mean, low, high)``.
+
+    Pairing removes what the two runs of a pair share (here: the seed's batch
+    order), so the interval is narrower than one from two independent means.
+    """
+    if isinstance(a, str | bytes) or not isinstance(a, Sequence | np.ndarray):
+        raise TypeError(f"a must be a sequence of numbers, got {_describe(a)}")
+    if isinstance(b, str | bytes) or not isinstance(b, Sequence | np.ndarray):
+        raise TypeError(f"b must be a sequence of numbers, got {_describe(b)}")
+    if len(a) != len(b):
+        raise ValueError(f"a and b must pair up, got {len(a)} and {len(b)} values")
+    if len(a) < 2:
+        raise ValueError("a and b need at least two pairs for an interval")
+    confidence = check_number(confidence, "confidence", low=0, high=1, low_open=True,
+                              high_open=True)
+    from scipy import stats  # only this function needs SciPy
+
+    diffs = [check_number(x, f"a[{i}]") - check_number(y, f"b[{i}]")
+             for i, (x, y) in enumerate(zip(a, b, strict=True))]
+    mean, spread = mean_and_spread(diffs)
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(diffs) - 1)) * spread / math.sqrt(len(diffs))
+    return mean, mean - half, mean + half

@@ -119,3 +119,45 @@ def test_normal_blocks_are_the_models_conv_bn_relu():
     assert model[0].bias is None and make_cnn("normal", 4, batch_norm=False)[0].bias is not None
     assert model(torch.rand(8, 1, 8, 8)).shape == (8, NUM_CLASSES)
     assert make_cnn("separable", 4, num_classes=3)(torch.rand(2, 1, 8, 8)).shape == (2, 3)
+
+
+# --- many seeds at once -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["normal", "separable"])
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_ensemble_computes_each_member_exactly(kind, batch_norm):
+    from helpers.cnn import make_cnn_ensemble, stack_cnns
+
+    seeds = [3, 0, 7]
+    members = [make_cnn(kind, 4, batch_norm=batch_norm, seed=s).double().eval()
+               for s in seeds]
+    ensemble = make_cnn_ensemble(kind, 4, seeds, batch_norm=batch_norm).double().eval()
+    assert count_parameters(ensemble) == len(seeds) * count_parameters(members[0])
+    x = torch.rand(6, 1, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        together = ensemble(x)
+        alone = torch.stack([m(x) for m in members], dim=1)
+        assert together.shape == (6, 3, NUM_CLASSES)
+        assert torch.allclose(together, alone, atol=1e-12)
+        # the same as stacking the members by hand, and members never mix:
+        # changing one member's input weights changes only its own logits
+        stacked = stack_cnns(members).eval()
+        assert torch.allclose(stacked(x), alone, atol=1e-12)
+        stacked[1].weight[:4].add_(1.0)  # first member's stem
+        changed = stacked(x)
+    assert not torch.allclose(changed[:, 0], alone[:, 0])
+    assert torch.allclose(changed[:, 1:], alone[:, 1:], atol=1e-12)
+
+
+def test_ensemble_validates():
+    from helpers.cnn import make_cnn_ensemble, stack_cnns
+
+    with pytest.raises(ValueError, match="seeds"):
+        make_cnn_ensemble("normal", 4, [])
+    with pytest.raises(ValueError, match="seeds"):
+        make_cnn_ensemble("normal", 4, 3)
+    with pytest.raises(ValueError, match="same kind and width"):
+        stack_cnns([make_cnn("normal", 4), make_cnn("normal", 5)])
+    with pytest.raises(ValueError, match="models"):
+        stack_cnns([])

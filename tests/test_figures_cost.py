@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from matplotlib.figure import Figure
 
@@ -107,3 +109,34 @@ def test_ratio_plots_validate():
         plot_layout_comparison(only_normal, only_dw)
     with pytest.raises(ValueError, match="threads"):
         plot_thread_scaling(timings(), timings(), threads=0)
+
+
+def test_plot_roofline_with_levels_and_matmul_ceiling():
+    levels = (("L2", 2**20, 200e9), ("L3", 32 * 2**20, 100e9), ("DRAM", math.inf, 20e9))
+    roof = Roofline(160e9, 20e9, 1, matmul_flops=90e9, peak_source="spec", levels=levels)
+    fig = plot_roofline(roof, points(timings()))
+    legend_text = " ".join(t.get_text() for lg in fig.legends for t in lg.get_texts())
+    for word in ("FMA peak, 160 GFLOP/s", "matrix product, 90 GFLOP/s", "L2 roof: 200 GB/s",
+                 "L3 roof: 100 GB/s", "DRAM roof: 20 GB/s"):
+        assert word in legend_text
+
+
+def test_plot_achieved_bandwidth():
+    from helpers.figures.cost import plot_achieved_bandwidth
+    from helpers.roofline import roofline_points
+
+    levels = (("L3", 32 * 2**20, 100e9), ("DRAM", math.inf, 20e9))
+    roof = Roofline(160e9, 20e9, 1, levels=levels)
+    pts = roofline_points(timings())
+    fig = plot_achieved_bandwidth(roof, pts)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and "GB/s" in ax.get_ylabel() and ax.get_xlabel()
+    assert len(ax.patches) == len(pts)
+    heights = sorted(p.get_height() for p in ax.patches)
+    assert heights == pytest.approx(sorted(p["bytes_per_s"] / 1e9 for p in pts))
+    notes = [t.get_text() for t in ax.texts]
+    assert "L3 100 GB/s" in notes and "DRAM 20 GB/s" in notes
+    with pytest.raises(ValueError, match="bytes_per_s"):
+        plot_achieved_bandwidth(roof, points(timings()))
+    with pytest.raises(TypeError, match="roofline"):
+        plot_achieved_bandwidth(None, pts)

@@ -58,6 +58,14 @@ def test_accuracy_vs_rank():
                                 baseline_accuracy=0.9, baseline_params={"a": 5, "b": 10})
     labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert labels == ["a and b", "normal layer"]
+    fig = plot_accuracy_vs_rank(RANKS, {"a": [0.5] * 9}, {"a": RANKS},
+                                baseline_accuracy=0.9, baseline_params={"a": 5},
+                                data_name="validation", xlabel="rank")
+    assert fig.axes[0].get_ylabel() == "validation accuracy (%)"
+    assert fig.axes[1].get_xlabel() == "rank"
+    with pytest.raises(TypeError, match="data_name"):
+        plot_accuracy_vs_rank(RANKS, {"a": [0.5] * 9}, {"a": RANKS}, baseline_accuracy=0.9,
+                              baseline_params={"a": 5}, data_name=1)
 
 
 @pytest.mark.parametrize("kwargs, match", [

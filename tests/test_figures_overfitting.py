@@ -101,3 +101,23 @@ def test_model_colors():
     assert model_color("normal") == KIND_COLORS["normal"]
     assert model_color("wide separable") == MODEL_COLORS["wide separable"]
     assert model_color("something else", 2) not in MODEL_COLORS.values()
+
+
+def test_loss_vs_params_draws_mean_and_interval():
+    from helpers.figures.overfitting import plot_loss_vs_params
+
+    params = {"normal": [300, 1000, 3800], "separable": [400, 970, 3850]}
+    val = {k: [[0.5 + i, 0.7 + i, 0.6 + i] for i in range(3)] for k in params}
+    train = {k: [[0.1, 0.1], [0.05, 0.05], [0.01, 0.02]] for k in params}
+    fig = plot_loss_vs_params(params, val, train, title="t")
+    ax = fig.axes[0]
+    assert labelled(ax) and ax.get_xscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(labels) == ["normal, training", "normal, validation",
+                              "separable, training", "separable, validation"]
+    means = [line.get_ydata() for line in ax.lines if len(line.get_ydata()) == 3]
+    assert any(np.allclose(m, [0.6, 1.6, 2.6]) for m in means)
+    with pytest.raises(ValueError, match="same labels"):
+        plot_loss_vs_params({"normal": [1]}, val)
+    with pytest.raises(ValueError, match="two seeds"):
+        plot_loss_vs_params({"normal": [1]}, {"normal": [[0.5]]})

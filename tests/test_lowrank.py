@@ -17,6 +17,7 @@ from helpers.lowrank import (
     normal_to_separable,
     rank1_error,
     rank1_factors,
+    recalibrate_batch_norm,
     replace_with_separable,
     separable_from_conv,
     separable_to_normal,
@@ -358,3 +359,72 @@ def test_replace_with_separable_copies_and_replaces():
         replace_with_separable(model, "1", 1)
     with pytest.raises(TypeError, match="model must be"):
         replace_with_separable("model", "0", 1)
+
+
+# --- batch-norm recalibration --------------------------------------------------
+
+
+def _bn_net(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3, padding=1, bias=False),
+        torch.nn.BatchNorm2d(3, momentum=0.3),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(3, 4, 1),
+        torch.nn.BatchNorm2d(4),
+    ).double()
+
+
+@pytest.mark.parametrize("batch_size", [None, 5])
+def test_recalibrate_batch_norm_estimates_the_data_statistics(batch_size):
+    net = _bn_net()
+    x = torch.randn(20, 2, 6, 6, dtype=torch.float64) * 3 + 1
+    weights = [p.detach().clone() for p in net.parameters()]
+    out = recalibrate_batch_norm(net, x, batch_size=batch_size)
+    assert out is net and not net.training
+    assert net[1].momentum == 0.3 and net[4].momentum == 0.1  # restored
+    assert all(torch.equal(a, b) for a, b in zip(weights, net.parameters(), strict=True))
+    with torch.no_grad():
+        h = net[0](x)
+    # one batch: the exact mean; batches of equal size: the mean of batch means
+    assert torch.allclose(net[1].running_mean, h.mean(dim=(0, 2, 3)), atol=1e-10)
+    assert net[1].num_batches_tracked == (1 if batch_size is None else 4)
+    if batch_size is None:
+        assert torch.allclose(net[1].running_var, h.var(dim=(0, 2, 3)), atol=1e-10)
+        # in eval mode, the first norm now standardises the training data
+        with torch.no_grad():
+            z = net[1](h)
+        assert torch.allclose(z.mean(dim=(0, 2, 3)), torch.zeros(3, dtype=torch.float64),
+                              atol=1e-10)
+
+
+def test_recalibrate_batch_norm_fixes_stale_statistics():
+    net = _bn_net()
+    x = torch.randn(64, 2, 6, 6, dtype=torch.float64)
+    recalibrate_batch_norm(net, x)
+    with torch.no_grad():
+        net[0].weight.mul_(10)  # the layer before the norm changes
+        stale = net(x)
+        fresh = recalibrate_batch_norm(net, x)(x)
+    assert not torch.allclose(stale, fresh)
+    # the last norm now centres its input (up to the first norm normalising with
+    # the biased batch variance in training mode and the unbiased one in eval)
+    assert torch.allclose(fresh.mean(dim=(0, 2, 3)), net[4].bias, atol=1e-2)
+    assert stale.mean(dim=(0, 2, 3)).abs().max() > 0.1
+
+
+def test_recalibrate_batch_norm_accepts_a_split_and_validates():
+    from helpers.digits import load_digits_split
+
+    data = load_digits_split(seed=0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    recalibrate_batch_norm(net, data.train)
+    assert int(net[1].num_batches_tracked) == 1
+    with pytest.raises(TypeError, match="model"):
+        recalibrate_batch_norm("net", data.train)
+    with pytest.raises(TypeError, match="images"):
+        recalibrate_batch_norm(net, np.zeros((2, 1, 8, 8)))
+    with pytest.raises(ValueError, match="images"):
+        recalibrate_batch_norm(net, torch.zeros(0, 1, 8, 8))
+    with pytest.raises(ValueError, match="batch_size"):
+        recalibrate_batch_norm(net, data.train, batch_size=0)

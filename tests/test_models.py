@@ -18,11 +18,13 @@ from helpers.models import (
     InvertedResidual,
     MobileNetV1,
     XceptionEntryBlock,
+    XceptionMiddleBlock,
     XceptionSeparableConv2d,
     atrous_separable_conv2d,
     mobilenet_v1,
     mobilenet_v1_table,
     scaled_channels,
+    xception_middle_flow,
 )
 from helpers.paper_tables import table1_layers
 
@@ -254,6 +256,36 @@ def test_xception_entry_block_keeps_its_input():
     before = x.clone()
     block(x)
     assert torch.equal(x, before)  # the leading ReLU must not work in place
+
+
+def test_xception_middle_block_counts_and_residual():
+    block = XceptionMiddleBlock(12).eval()
+    x = torch.randn(2, 12, 7, 7)
+    with torch.no_grad():
+        y = block(x)
+        assert torch.allclose(y, block.main(x) + x, atol=1e-6)
+    assert y.shape == x.shape
+    relus = [m for m in block.main if isinstance(m, nn.ReLU)]
+    assert len(relus) == 3
+    per_conv = 9 * 12 + 12 * 12
+    assert count_parameters(block) == 3 * (per_conv + 2 * 12)
+    assert count_macs(block, (1, 12, 7, 7)) == 3 * per_conv * 7 * 7
+    with torch.no_grad():  # zeroed batch norms: the block is the identity
+        for m in block.main:
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.zero_()
+                m.bias.zero_()
+        assert torch.equal(block(x), x)
+
+
+def test_xception_middle_flow():
+    flow = xception_middle_flow(8, repeats=3)
+    assert len(flow) == 3 and all(isinstance(b, XceptionMiddleBlock) for b in flow)
+    assert count_parameters(flow) == 3 * count_parameters(XceptionMiddleBlock(8))
+    with pytest.raises(ValueError, match="repeats"):
+        xception_middle_flow(8, repeats=0)
+    with pytest.raises(TypeError, match="channels"):
+        XceptionMiddleBlock(8.5)
 
 
 # --- MobileNetV2 --------------------------------------------------------------

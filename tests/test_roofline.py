@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -113,3 +115,46 @@ def test_roofline_points():
         roofline.roofline_points(t)
     with pytest.raises(TypeError, match=r"timings\[0\]"):
         roofline.roofline_points([1.0])
+
+
+def test_roofline_levels_and_verdicts():
+    levels = (("L2", 2**20, 200e9), ("L3", 32 * 2**20, 100e9), ("DRAM", math.inf, 20e9))
+    r = Roofline(peak_flops=100e9, bandwidth=20e9, threads=1, matmul_flops=60e9,
+                 peak_source="spec", levels=levels)
+    assert r.roof_for(1e3) == ("L2", 200e9)
+    assert r.roof_for(3e6) == ("L3", 100e9)
+    assert r.roof_for(1e9) == ("DRAM", 20e9)
+    assert Roofline(100e9, 20e9, 1).roof_for(10.0) == ("DRAM", 20e9)
+    # intensity 2 in L3: memory roof 200 GFLOP/s > peak 100: compute-bound if near it
+    assert r.verdict(2.0, 90e9, 3e6)[:2] == ("compute-bound", pytest.approx(100 / 90))
+    # intensity 0.5 in L3: roof 50 GFLOP/s
+    assert r.verdict(0.5, 40e9, 3e6) == ("bandwidth-bound", pytest.approx(1.25), "L3")
+    assert r.verdict(0.5, 5e9, 3e6) == ("below both roofs", pytest.approx(10.0), "L3")
+    assert r.verdict(0.5, 25e9, 3e6)[0] == "borderline"  # factor 2: between 1.6 and 2.56
+    assert r.verdict(0.5, 25e9, 3e6, margin=2.5)[0] == "bandwidth-bound"
+    with pytest.raises(ValueError, match="working_set"):
+        r.roof_for(0)
+    with pytest.raises(ValueError, match="margin"):
+        r.verdict(1.0, 1e9, 1e3, margin=1.0)
+
+
+def test_cpu_spec_and_cache_sizes_are_plausible():
+    spec = roofline.cpu_spec()
+    if spec is not None:
+        assert spec["lanes"] in (4, 8, 16) and spec["fma_units"] in (1, 2)
+        assert spec["peak_flops"] == pytest.approx(
+            spec["ghz"] * 1e9 * spec["lanes"] * spec["fma_units"] * 2, rel=0.5)
+    sizes = roofline.cache_sizes()
+    assert all(k.startswith("L") and v > 0 for k, v in sizes.items())
+
+
+def test_measure_roofline_levels_and_write_allocate():
+    r = roofline.measure_roofline(matmul_size=64, copy_bytes=2**20, cache_copy_bytes=None,
+                                  min_run_time=FAST, levels=True)
+    assert r.levels[-1][0] == "DRAM" and r.levels[-1][2] == r.bandwidth
+    assert all(capacity >= 2**19 for _, capacity, _ in r.levels)
+    assert r.matmul_flops > 0 and r.peak_flops >= r.matmul_flops
+    with pytest.raises(TypeError, match="write_allocate"):
+        roofline.measure_bandwidth(nbytes=2**12, write_allocate="yes")
+    with pytest.raises(TypeError, match="levels"):
+        roofline.measure_roofline(levels="yes")

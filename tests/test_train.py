@@ -243,3 +243,68 @@ def test_training_is_the_same_under_another_cpus_kernels():
         for a, b in zip(losses_a, losses_b, strict=True):
             # float64 training: kernel differences stay near 1e-16 and do not grow
             assert float(a) == pytest.approx(float(b), rel=1e-9, abs=0)
+
+
+# --- ensembles and paired intervals --------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["normal", "separable"])
+def test_train_ensemble_matches_separate_training(kind):
+    from helpers.cnn import make_cnn_ensemble
+    from helpers.train import train_ensemble
+
+    data = load_digits_split(seed=0)
+    small = subsample(data.train, 0.1, seed=0)
+    seeds = [0, 1]
+    alone = [train(make_cnn(kind, 4, seed=s), small, data.val, epochs=3, batch_size=16,
+                   lr=0.01, schedule="cosine", seed=5) for s in seeds]
+    together = train_ensemble(make_cnn_ensemble(kind, 4, seeds), small, data.val, epochs=3,
+                              batch_size=16, lr=0.01, schedule="cosine", seed=5)
+    assert len(together) == 2
+    for a, b in zip(alone, together, strict=True):
+        assert a.epoch == b.epoch
+        np.testing.assert_allclose(a.train_loss, b.train_loss, rtol=1e-9)
+        np.testing.assert_allclose(a.val_loss, b.val_loss, rtol=1e-9)
+        assert a.val_acc == b.val_acc
+
+
+def test_evaluate_ensemble_and_validation():
+    from helpers.cnn import make_cnn_ensemble
+    from helpers.train import evaluate_ensemble, train_ensemble
+
+    data = load_digits_split(seed=0)
+    ensemble = make_cnn_ensemble("normal", 2, [0, 1]).double()
+    losses, accs = evaluate_ensemble(ensemble, data.val)
+    for seed, loss, acc in zip([0, 1], losses, accs, strict=True):
+        single = make_cnn("normal", 2, seed=seed).double()
+        assert evaluate(single, data.val) == pytest.approx((loss, acc), rel=1e-9)
+    with pytest.raises(ValueError, match="members"):
+        evaluate_ensemble(make_cnn("normal", 2).double(), data.val)
+    with pytest.raises(ValueError, match="schedule"):
+        train_ensemble(ensemble, data.val, schedule="step")
+    with pytest.raises(TypeError, match="train_data"):
+        train_ensemble(ensemble, data.val.x)
+
+
+def test_paired_interval():
+    from helpers.train import paired_interval
+
+    a = [1.0, 2.0, 3.0, 4.0]
+    b = [0.5, 1.4, 2.6, 3.5]  # differences 0.5, 0.6, 0.4, 0.5
+    mean, low, high = paired_interval(a, b)
+    assert mean == pytest.approx(0.5)
+    half = 3.182446305284263 * np.std([0.5, 0.6, 0.4, 0.5], ddof=1) / 2  # t(0.975, 3)
+    assert (low, high) == pytest.approx((0.5 - half, 0.5 + half))
+    # pairing: a shared offset per pair does not widen the interval
+    shifted = paired_interval([x + 10 * i for i, x in enumerate(a)],
+                              [y + 10 * i for i, y in enumerate(b)])
+    assert shifted == pytest.approx((mean, low, high))
+    assert paired_interval(np.array(a), np.array(b), confidence=0.5)[2] < high
+    with pytest.raises(ValueError, match="pair"):
+        paired_interval([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="two pairs"):
+        paired_interval([1.0], [2.0])
+    with pytest.raises(ValueError, match="confidence"):
+        paired_interval(a, b, confidence=1.0)
+    with pytest.raises(TypeError, match="a must"):
+        paired_interval("ab", "cd")

@@ -5,6 +5,7 @@ the book's colours for the convolution kinds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -95,14 +96,29 @@ def plot_roofline(roofline: Roofline, points: Sequence[Mapping[str, object]], *,
     peak = roofline.peak_flops / 1e9
 
     fig, ax = plt.subplots(figsize=(8.0, 4.8))
-    ceilings = [ax.plot(grid, np.minimum(peak, roofline.bandwidth * grid / 1e9), color="black",
-                        linewidth=2,
-                        label=f"roofline: {peak:.3g} GFLOP/s peak,\n"
-                              f"{roofline.bandwidth / 1e9:.3g} GB/s main memory")[0]]
-    if roofline.cache_bandwidth is not None:
-        ceilings += ax.plot(grid, np.minimum(peak, roofline.cache_bandwidth * grid / 1e9),
-                            color="black", linewidth=1.2, linestyle="--", zorder=1,
-                            label=f"with cache: {roofline.cache_bandwidth / 1e9:.3g} GB/s")
+    compute_label = ("compute roof: FMA peak" if roofline.peak_source != "matmul"
+                     else "compute roof: matrix product")
+    ceilings = [ax.axhline(peak, color="black", linewidth=2,
+                           label=f"{compute_label}, {peak:.3g} GFLOP/s")]
+    if roofline.matmul_flops is not None and roofline.peak_source != "matmul":
+        ceilings.append(ax.axhline(roofline.matmul_flops / 1e9, color="black", linewidth=1.2,
+                                   linestyle="-.", label="float32 matrix product, "
+                                   f"{roofline.matmul_flops / 1e9:.3g} GFLOP/s"))
+    if roofline.levels:
+        styles = ["--", ":", (0, (5, 1, 1, 1)), (0, (1, 3))]
+        for i, (name, _, bandwidth) in enumerate(reversed(roofline.levels)):
+            ceilings += ax.plot(grid, np.minimum(peak, bandwidth * grid / 1e9), color="0.35",
+                                linewidth=1.6 if name == "DRAM" else 1.1,
+                                linestyle="-" if name == "DRAM" else styles[i % len(styles)],
+                                label=f"{name} roof: {bandwidth / 1e9:.3g} GB/s")
+    else:
+        ceilings += ax.plot(grid, np.minimum(peak, roofline.bandwidth * grid / 1e9),
+                            color="0.35", linewidth=1.6,
+                            label=f"main memory: {roofline.bandwidth / 1e9:.3g} GB/s")
+        if roofline.cache_bandwidth is not None:
+            ceilings += ax.plot(grid, np.minimum(peak, roofline.cache_bandwidth * grid / 1e9),
+                                color="0.35", linewidth=1.1, linestyle="--", zorder=1,
+                                label=f"with cache: {roofline.cache_bandwidth / 1e9:.3g} GB/s")
     ax.axvline(roofline.ridge_intensity, color="0.4", linestyle=":", linewidth=1)
     ax.annotate("ridge", (roofline.ridge_intensity, 0.02), xycoords=("data", "axes fraction"),
                 xytext=(4, 0), textcoords="offset points", fontsize=9, color="0.3")
@@ -189,3 +205,52 @@ def plot_thread_scaling(one_thread: Sequence[LayerTiming], many_threads: Sequenc
                             ylabel=f"time 1 thread / time {threads} threads",
                             xlabel="layer (channels, input height x width)",
                             title=f"Threads: speed-up of {threads} threads over one")
+
+
+def plot_achieved_bandwidth(roofline: Roofline, points: Sequence[Mapping[str, object]], *,
+                            title: str | None = None) -> Figure:
+    """Achieved bandwidth (minimal traffic / time, GB/s) of each operation and
+    layer, against the memory roofs of ``roofline`` as horizontal lines.
+
+    ``points`` as for :func:`plot_roofline`, with ``bytes_per_s`` (see
+    :func:`helpers.roofline.roofline_points`).
+    """
+    if not isinstance(roofline, Roofline):
+        raise TypeError(f"roofline must be a Roofline, got {type(roofline).__name__}")
+    if isinstance(points, Mapping) or not isinstance(points, Sequence) or not points:
+        raise TypeError("points must be a non-empty list of dicts")
+    layers: list[object] = []
+    for i, p in enumerate(points):
+        if "bytes_per_s" not in p or p.get("kind") not in KIND_COLORS:
+            raise ValueError(f"points[{i}] needs a kind and bytes_per_s")
+        if p["layer"] not in layers:
+            layers.append(p["layer"])
+    kinds = [k for k in KINDS if any(p["kind"] == k for p in points)]
+    fig, ax = plt.subplots(figsize=(8.0, 4.4))
+    width = 0.8 / len(kinds)
+    for j, kind in enumerate(kinds):
+        xs, ys = [], []
+        for p in points:
+            if p["kind"] == kind:
+                xs.append(layers.index(p["layer"]) + (j - (len(kinds) - 1) / 2) * width)
+                ys.append(float(p["bytes_per_s"]) / 1e9)
+        ax.bar(xs, ys, width=width, color=KIND_COLORS[kind], edgecolor="black",
+               linewidth=0.5, label=kind)
+    roofs = list(roofline.levels) or [("DRAM", math.inf, roofline.bandwidth)]
+    styles = ["--", ":", "-."]
+    for i, (name, _, bandwidth) in enumerate(roofs):
+        ax.axhline(bandwidth / 1e9, color="0.35", linewidth=1.2,
+                   linestyle="-" if name == "DRAM" else styles[i % len(styles)])
+        ax.annotate(f"{name} {bandwidth / 1e9:.3g} GB/s", (1.0, bandwidth / 1e9),
+                    xycoords=("axes fraction", "data"), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=9, color="0.3")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xticks(range(len(layers)), [str(layer) for layer in layers])
+    ax.set_xlabel("layer (C, H)")
+    ax.set_ylabel("achieved GB/s (minimal traffic / time)")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=len(kinds),
+               fontsize=9)
+    ax.set_title(title or f"Bandwidth each operation achieved ({roofline.threads} thread"
+                          f"{'s' if roofline.threads > 1 else ''})")
+    return fig

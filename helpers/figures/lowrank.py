@@ -99,8 +99,9 @@ def plot_error_vs_rank(ranks: Sequence[int], errors: Mapping[str, Sequence[float
 def plot_accuracy_vs_rank(ranks: Sequence[int], accuracies: Mapping[str, Sequence[float]],
                           params: Mapping[str, Sequence[int]], *, baseline_accuracy: float,
                           baseline_params: Mapping[str, int],
-                          title: str | None = None) -> Figure:
-    """Test accuracy after replacing one layer by its rank-``r`` separable
+                          title: str | None = None, data_name: str = "test",
+                          xlabel: str = "depth multiplier r (no fine-tuning)") -> Figure:
+    """Accuracy (on the ``data_name`` set) after replacing one layer by its rank-``r`` separable
     approximation (top) and that layer's weights relative to the normal layer
     (bottom), against ``r``.
 
@@ -118,6 +119,9 @@ def plot_accuracy_vs_rank(ranks: Sequence[int], accuracies: Mapping[str, Sequenc
         raise ValueError("accuracies, params and baseline_params must have the same labels, "
                          f"got {list(accuracies)}, {list(params)} and {list(baseline_params)}")
     baseline_accuracy = check_number(baseline_accuracy, "baseline_accuracy", low=0, high=1)
+    for text, name in ((data_name, "data_name"), (xlabel, "xlabel")):
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a str, got {text!r}")
     normal = KIND_COLORS["normal"]
     with book_style():
         fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7.0, 5.6),
@@ -144,13 +148,13 @@ def plot_accuracy_vs_rank(ranks: Sequence[int], accuracies: Mapping[str, Sequenc
                         KIND_COLORS["separable"], linewidth=2, label=" and ".join(group_labels))
         top.axhline(100 * baseline_accuracy, color=normal, linestyle="--",
                     label="original network")
-        top.set_ylabel("test accuracy (%)")
+        top.set_ylabel(f"{data_name} accuracy (%)")
         top.set_ylim(0, 102)
         top.legend(loc="lower right")
         top.set_title(title or "Replacing one trained layer by its rank-r approximation")
         bottom.axhline(1.0, color=normal, linestyle="--", label="normal layer")
         bottom.set_ylabel("weights / normal")
-        bottom.set_xlabel("depth multiplier r (no fine-tuning)")
+        bottom.set_xlabel(xlabel)
         bottom.set_ylim(0, None)
         bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
         bottom.legend(loc="upper left", fontsize=9)

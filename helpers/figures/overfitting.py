@@ -183,3 +183,45 @@ def plot_vs_train_size(sizes: Sequence[int], results: Mapping[str, Sequence[Sequ
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_loss_vs_params(params: Mapping[str, Sequence[int]],
+                        val_loss: Mapping[str, Sequence[Sequence[float]]],
+                        train_loss: Mapping[str, Sequence[Sequence[float]]] | None = None, *,
+                        title: str | None = "Loss against parameter count") -> Figure:
+    """Validation loss (solid, mean over seeds with a 95 % t interval as error bars)
+    against parameter count (log scale), one line per kind; training loss dashed.
+
+    ``params[kind]`` lists the parameter counts of the widths tried;
+    ``val_loss[kind][j]`` (and ``train_loss``) holds one value per seed for
+    width ``j``.
+    """
+    from scipy import stats
+
+    val_loss = _check_groups(val_loss, "val_loss")
+    if set(params) != set(val_loss) or (train_loss is not None and set(train_loss) != set(params)):
+        raise ValueError("params, val_loss and train_loss must have the same labels")
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    for i, (label, counts) in enumerate(params.items()):
+        color = model_color(label, i)
+        rows = [np.asarray(v, dtype=float) for v in val_loss[label]]
+        if len(rows) != len(counts) or any(len(r) < 2 for r in rows):
+            raise ValueError(f"val_loss[{label!r}] must hold at least two seeds per width")
+        means = np.array([r.mean() for r in rows])
+        halves = np.array([stats.t.ppf(0.975, len(r) - 1) * r.std(ddof=1) / np.sqrt(len(r))
+                           for r in rows])
+        ax.errorbar(counts, means, yerr=halves, color=color, marker="o", capsize=4,
+                    linewidth=2, label=f"{label}, validation")
+        if train_loss is not None:
+            train = [np.mean(v) for v in train_loss[label]]
+            ax.plot(counts, train, color=color, linestyle="--", marker="s", markersize=4,
+                    label=f"{label}, training")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set(xlabel="parameters (log scale)", ylabel="cross-entropy loss (log scale)")
+    ax.legend(fontsize=9)
+    if title:
+        ax.set_title(title)
+    return fig
