@@ -1,8 +1,9 @@
 """Architectures built from depthwise separable convolutions.
 
 - :func:`mobilenet_v1`: MobileNetV1 with a width multiplier, any input
-  resolution, and ``separable=False`` for its all-normal-convolution twin;
-  :func:`mobilenet_v1_table` lists a built model's layers like the paper's Table 1.
+  resolution, and ``separable=False`` for its all-normal-convolution twin
+  (:func:`helpers.paper_tables.mobilenet_v1_table` lists its layers like the
+  paper's Table 1).
 - :class:`XceptionSeparableConv2d`, :class:`XceptionEntryBlock`,
   :class:`XceptionMiddleBlock`, :func:`xception_middle_flow`: Xception's
   separable convolution (nothing between the two steps), an entry-flow block
@@ -14,8 +15,6 @@ The small CNN of the experiments is in :mod:`helpers.cnn`.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -31,8 +30,6 @@ __all__ = [
     "MobileNetV1",
     "mobilenet_v1",
     "scaled_channels",
-    "TableRow",
-    "mobilenet_v1_table",
     "XceptionSeparableConv2d",
     "XceptionEntryBlock",
     "XceptionMiddleBlock",
@@ -176,87 +173,6 @@ def mobilenet_v1(width_multiplier: float = 1.0, num_classes: int = 1000,
     rounds each layer's channels to a multiple of it (see :func:`scaled_channels`).
     """
     return MobileNetV1(width_multiplier, num_classes, separable, channel_divisor)
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """One row of a Table-1-like listing of a model's layers.
-
-    ``layer_type`` groups the rows ("Conv 1 × 1", "Conv DW 3 × 3", "Conv 3 × 3",
-    "Fully Connected", or "Avg Pool");
-    ``name`` is the module's name in the model (as in ``named_modules``);
-    ``output_shape`` is the layer's output ``(channels, height, width)``
-    (``(features, 1, 1)`` for the fully connected layer).
-    """
-
-    name: str
-    type_stride: str
-    filter_shape: str
-    input_size: str
-    layer_type: str
-    output_shape: tuple[int, int, int]
-
-
-def _times(*values: int) -> str:
-    return " × ".join(str(v) for v in values)
-
-
-def _describe_layer(module: nn.Module, in_shape: tuple[int, ...]) -> tuple[str, str, str, str]:
-    """(type / stride, filter shape, input size, layer type) of one layer."""
-    if isinstance(module, nn.Linear):
-        return ("FC / s1", _times(module.in_features, module.out_features),
-                _times(1, 1, module.in_features), "Fully Connected")
-    _, channels, h, w = in_shape
-    input_size = _times(h, w, channels)
-    if isinstance(module, nn.AdaptiveAvgPool2d | nn.AvgPool2d):
-        return "Avg Pool / s1", f"Pool {_times(h, w)}", input_size, "Avg Pool"
-    assert isinstance(module, nn.Conv2d)
-    kh, kw = module.kernel_size
-    stride = module.stride[0]
-    m, n, g = module.in_channels, module.out_channels, module.groups  # M, N, groups
-    if g == m and g > 1 and n == m:
-        return (f"Conv dw / s{stride}", f"{_times(kh, kw, m)} dw", input_size,
-                f"Conv DW {_times(kh, kw)}")
-    shape = _times(kh, kw, m // g, n) + (f" (groups {g})" if g > 1 else "")
-    return f"Conv / s{stride}", shape, input_size, f"Conv {_times(kh, kw)}"
-
-
-def mobilenet_v1_table(model: nn.Module, resolution: int = 224) -> list[TableRow]:
-    """The layers of ``model`` as rows of the paper's Table 1 (type / stride,
-    filter shape, input size), read from the model itself: one forward pass of a
-    ``resolution x resolution`` image records every convolution, the average
-    pool and the fully connected layer in the order they run.
-
-    Works for any model whose layers are ``Conv2d``, average pools and
-    ``Linear`` (MobileNetV1 and its twin in particular). The model's
-    training/eval mode is left as it was.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    resolution = check_positive_int(resolution, "resolution")
-    names = {module: name for name, module in model.named_modules()}
-    records: list[tuple[nn.Module, tuple[int, ...], tuple[int, int, int]]] = []
-    layer_types = (nn.Conv2d, nn.Linear, nn.AdaptiveAvgPool2d, nn.AvgPool2d)
-
-    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        shape = tuple(output.shape[1:]) + (1,) * (4 - output.ndim)
-        records.append((module, tuple(inputs[0].shape), shape))
-
-    handles = [module.register_forward_hook(hook) for module in model.modules()
-               if isinstance(module, layer_types)]
-    first = next(model.parameters(), None)
-    like = {} if first is None else {"dtype": first.dtype, "device": first.device}
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, 3, resolution, resolution, **like))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
-    return [TableRow(names[module], *_describe_layer(module, in_shape), out_shape)
-            for module, in_shape, out_shape in records]
 
 
 class XceptionSeparableConv2d(nn.Module):

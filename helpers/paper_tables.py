@@ -7,6 +7,8 @@ models, so a transcription error would show up there as a disagreement.
 
 Values are stored exactly as printed, typos included; the notes say which
 entries are known or found to disagree with the rest of the paper.
+:func:`mobilenet_v1_table` writes the rows of MobileNet's Table 1 from a built
+model, to hold against :data:`MOBILENET_TABLE1_BODY`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import torch
+from torch import nn
+
+from helpers._validate import check_positive_int
 
 __all__ = [
     "PaperTable",
@@ -27,6 +34,8 @@ __all__ = [
     "ALL_TABLES",
     "table1_layers",
     "format_table",
+    "TableRow",
+    "mobilenet_v1_table",
 ]
 
 
@@ -247,3 +256,89 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
+
+
+# --------------------------------------------------------------------------
+# the same listing, read from a built model
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of a Table-1-like listing of a model's layers.
+
+    ``layer_type`` groups the rows ("Conv 1 × 1", "Conv DW 3 × 3", "Conv 3 × 3",
+    "Fully Connected", or "Avg Pool");
+    ``name`` is the module's name in the model (as in ``named_modules``);
+    ``output_shape`` is the layer's output ``(channels, height, width)``
+    (``(features, 1, 1)`` for the fully connected layer).
+    """
+
+    name: str
+    type_stride: str
+    filter_shape: str
+    input_size: str
+    layer_type: str
+    output_shape: tuple[int, int, int]
+
+
+def _times(*values: int) -> str:
+    return " × ".join(str(v) for v in values)
+
+
+def _describe_layer(module: nn.Module, in_shape: tuple[int, ...]) -> tuple[str, str, str, str]:
+    """(type / stride, filter shape, input size, layer type) of one layer."""
+    if isinstance(module, nn.Linear):
+        return ("FC / s1", _times(module.in_features, module.out_features),
+                _times(1, 1, module.in_features), "Fully Connected")
+    _, channels, h, w = in_shape
+    input_size = _times(h, w, channels)
+    if isinstance(module, nn.AdaptiveAvgPool2d | nn.AvgPool2d):
+        return "Avg Pool / s1", f"Pool {_times(h, w)}", input_size, "Avg Pool"
+    assert isinstance(module, nn.Conv2d)
+    kh, kw = module.kernel_size
+    stride = module.stride[0]
+    m, n, g = module.in_channels, module.out_channels, module.groups  # M, N, groups
+    if g == m and g > 1 and n == m:
+        return (f"Conv dw / s{stride}", f"{_times(kh, kw, m)} dw", input_size,
+                f"Conv DW {_times(kh, kw)}")
+    shape = _times(kh, kw, m // g, n) + (f" (groups {g})" if g > 1 else "")
+    return f"Conv / s{stride}", shape, input_size, f"Conv {_times(kh, kw)}"
+
+
+def mobilenet_v1_table(model: nn.Module, resolution: int = 224) -> list[TableRow]:
+    """The layers of ``model`` as rows of the paper's Table 1 (type / stride,
+    filter shape, input size), read from the model itself: one forward pass of a
+    ``resolution x resolution`` image records every convolution, the average
+    pool and the fully connected layer in the order they run.
+
+    Works for any model whose layers are ``Conv2d``, average pools and
+    ``Linear`` (MobileNetV1 and its twin in particular). The model's
+    training/eval mode is left as it was.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    resolution = check_positive_int(resolution, "resolution")
+    names = {module: name for name, module in model.named_modules()}
+    records: list[tuple[nn.Module, tuple[int, ...], tuple[int, int, int]]] = []
+    layer_types = (nn.Conv2d, nn.Linear, nn.AdaptiveAvgPool2d, nn.AvgPool2d)
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        shape = tuple(output.shape[1:]) + (1,) * (4 - output.ndim)
+        records.append((module, tuple(inputs[0].shape), shape))
+
+    handles = [module.register_forward_hook(hook) for module in model.modules()
+               if isinstance(module, layer_types)]
+    first = next(model.parameters(), None)
+    like = {} if first is None else {"dtype": first.dtype, "device": first.device}
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, 3, resolution, resolution, **like))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return [TableRow(names[module], *_describe_layer(module, in_shape), out_shape)
+            for module, in_shape, out_shape in records]

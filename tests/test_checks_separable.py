@@ -13,16 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from helpers.checks.frameworks import check_keras_layout, reference_to_keras, reference_to_torch
 from helpers.checks.separable import (
     MACS_CASES,
     _reference_pointwise,
     _reference_separable,
-    check_keras_layout,
     check_pointwise_matmul,
     check_separable_macs,
     check_separable_module,
-    reference_to_keras,
-    reference_to_torch,
 )
 from helpers.layers import DepthwiseSeparableConv2d
 

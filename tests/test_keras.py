@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from helpers.checks.separable import reference_to_keras, reference_to_torch  # noqa: E402
+from helpers.checks.frameworks import reference_to_keras, reference_to_torch  # noqa: E402
 from helpers.layers import DepthwiseSeparableConv2d  # noqa: E402
 
 assert keras.backend.backend() == "torch"

@@ -22,11 +22,10 @@ from helpers.models import (
     XceptionSeparableConv2d,
     atrous_separable_conv2d,
     mobilenet_v1,
-    mobilenet_v1_table,
     scaled_channels,
     xception_middle_flow,
 )
-from helpers.paper_tables import table1_layers
+from helpers.paper_tables import mobilenet_v1_table, table1_layers
 
 
 def mobilenet_formula(width: float = 1.0, resolution: int = 224, separable: bool = True,
