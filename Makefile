@@ -168,7 +168,7 @@ builds: $(STAMP)
 
 # The built site, PDF and handout: static checks and headless Chromium.
 browser: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -m browser
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m browser
 
 lab: $(READER)
 	$(BIN)/jupyter lab chapters/
