@@ -5,7 +5,8 @@ The student handout (``make handout``): every exercise solution removed.
 sphinx-exercise's own ``hide_solutions`` option drops a ``{solution}``
 directive, but with the gated form the chapters use (``{solution-start}`` ...
 ``{solution-end}``, the solution's code cells in between) it drops only the
-opening marker and leaves the solution's text and code cells on the page.
+opening marker: the solution's text and code cells would stay on the page, and
+the lone closing marker stops the build (no HTML writer for it).
 With ``hide_solutions = True`` this extension lets sphinx-exercise gather each
 gated solution into one node as usual, then removes those nodes whole.
 Without the option it changes nothing.
