@@ -55,11 +55,13 @@ TORCH     := $(shell sed -n 's/^\(torch==[^ #]*\).*/\1/p' requirements.txt)
 CPU_INDEX := https://download.pytorch.org/whl/cpu
 NOTEBOOKS := $(wildcard chapters/*.ipynb)
 
-.PHONY: book test lint unit nbval nbval-other-cpu build-check browser lab bench outputs clean help FORCE
+.PHONY: book test lint unit nbval nbval-other-cpu build-check pdf handout builds browser lab bench outputs clean help FORCE
 
 help:
 	@echo "make book   build the book into _build/html (first run also builds .venv)"
 	@echo "make test   lint + unit tests + strict nbval + strict build + browser tests"
+	@echo "make pdf    the whole book as one PDF: _build/pdf/book.pdf (needs Chromium)"
+	@echo "make handout  the book without exercise solutions: _build/handout/html"
 	@echo "make lab    open the chapters in JupyterLab"
 	@echo "make bench  NumPy vs PyTorch timing table of the from-scratch convolutions"
 	@echo "make outputs [NB=chapters/X.ipynb]  re-run notebooks and store their outputs"
@@ -96,7 +98,7 @@ book: $(READER)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
-test: lint unit nbval nbval-other-cpu build-check browser
+test: lint unit nbval nbval-other-cpu builds browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests $(NOTEBOOKS)
@@ -131,14 +133,42 @@ outputs: $(STAMP)
 	  --ExecutePreprocessor.timeout=300 --ExecutePreprocessor.record_timing=False $(NB)
 
 # The strict build renders the committed outputs (nbval has just proved they
-# are current), so CI does not execute every notebook twice.
+# are current), so CI does not execute every notebook twice. Each build below
+# writes its own config (execution off) and its own output folder, so they can
+# run at the same time.
+OFF := sed 's/^  execute_notebooks: cache/  execute_notebooks: "off"/' _config.yml
+JB  := $(BIN)/jupyter-book build . -W -n --keep-going
 build-check: $(STAMP)
-	sed 's/^  execute_notebooks: cache/  execute_notebooks: "off"/' _config.yml > _config.test.yml
-	$(BIN)/jupyter-book build . -W -n --keep-going --config _config.test.yml
+	$(OFF) > _config.test.yml
+	$(JB) --config _config.test.yml
 	rm -f _config.test.yml
 
+# One PDF of the whole book for offline reading and printing: the single-page
+# build, printed by headless Chromium once MathJax has typeset every formula.
+# Renders the committed outputs. Needs Chromium (CHROMIUM_PATH, default
+# /usr/bin/chromium) and Playwright (the contributor's install).
+pdf: $(STAMP)
+	$(OFF) > _config.pdf.yml
+	$(JB) --config _config.pdf.yml --builder singlehtml --path-output _build/pdf
+	rm -f _config.pdf.yml
+	$(BIN)/python _ext/print_pdf.py _build/pdf/_build/singlehtml _build/pdf/book.pdf
+
+# The student handout: the site with every exercise solution removed
+# (sphinx-exercise's hide_solutions), in _build/handout/html.
+handout: $(READER)
+	$(OFF) | sed 's/^    hide_solutions: false/    hide_solutions: true/' > _config.handout.yml
+	$(JB) --config _config.handout.yml --path-output _build/handout
+	rm -f _config.handout.yml
+	rm -rf _build/handout/html && mv _build/handout/_build/html _build/handout/html
+	@echo "Open _build/handout/html/index.html; publish or zip that folder for students."
+
+# make test's three builds, two at a time (each is mostly one core).
+builds: $(STAMP)
+	$(MAKE) --no-print-directory -j2 build-check pdf handout
+
+# The built site, PDF and handout: static checks and headless Chromium.
 browser: $(STAMP)
-	$(BIN)/pytest -q -m browser
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m browser
 
 lab: $(READER)
 	$(BIN)/jupyter lab chapters/
@@ -149,4 +179,4 @@ bench: $(READER)
 FORCE:
 
 clean:
-	rm -rf _build .pytest_cache .hypothesis .ruff_cache _config.test.yml
+	rm -rf _build .pytest_cache .hypothesis .ruff_cache _config.test.yml _config.pdf.yml _config.handout.yml

@@ -4,7 +4,10 @@ The HTML in ``_build/html`` (built by ``make build-check`` or ``make book``) is
 served by a local web server on 127.0.0.1, and Debian's Chromium (never a
 browser downloaded by Playwright) visits every page listed in ``_toc.yml``.
 Every request to another host is aborted, so the tests also prove that the book
-reads offline (MathJax included).
+reads offline (MathJax included). The server also answers under the published
+site's path (``notfound_urls_prefix`` in ``_config.yml``) and, like GitHub
+Pages, with ``404.html`` for a missing page. axe-core (shipped inside the
+axe-playwright-python package) checks every page in the light and dark themes.
 
 Environment variables:
 
@@ -14,7 +17,9 @@ Environment variables:
 - ``CI=true``: a missing browser or missing HTML fails instead of skipping.
 
 Full-page screenshots go to ``_build/screenshots/<page>.png`` (next to the
-HTML directory). Run: ``.venv/bin/pytest -q -m browser tests/test_browser.py``.
+HTML directory). Run: ``.venv/bin/pytest -q -m browser tests/test_browser.py``;
+``make browser`` runs it on two workers (pytest-xdist ``--dist loadgroup``: each
+page's tests stay together, so each worker opens a page once).
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+
+try:
+    from axe_playwright_python.base import AXE_SCRIPT
+except ImportError:  # the accessibility tests then skip (or fail in CI)
+    AXE_SCRIPT = None
 
 try:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -59,6 +69,15 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 LOCAL_HOST = "127.0.0.1"
+# The published site's path (GitHub Pages serves the book under it); the 404
+# page links from it.
+SITE_PREFIX = (
+    yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    .get("notfound_urls_prefix") or "/"
+)
+# axe-core impacts that fail a page; "moderate" and "minor" are reported only.
+AXE_FAILING = ("serious", "critical")
+THEMES = ("light", "dark")
 MAX_PAGE_BYTES = 1_500_000  # a page's HTML plus the images it shows
 MATH_PAGE = "chapters/01_counting_parameters"
 ANIMATION_PAGE = "chapters/02_normal_convolution"
@@ -99,6 +118,13 @@ def toc_pages(toc_file: Path = TOC_FILE) -> list[str]:
 
 PAGES = toc_pages()
 CHAPTERS = [p for p in PAGES if p.startswith("chapters/")]
+# Sphinx's own pages, checked for accessibility too.
+EXTRA_PAGES = ["search", "404"]
+
+
+def by_page(docs: list[str]) -> list:
+    """Parameters with one xdist group per page: a worker opens each page once."""
+    return [pytest.param(d, marks=pytest.mark.xdist_group(d), id=d) for d in docs]
 
 
 def _unavailable(message: str) -> None:
@@ -114,6 +140,8 @@ def _local_file(url: str) -> Path | None:
     if parts.scheme not in ("http", "https") or parts.hostname != LOCAL_HOST:
         return None
     path = unquote(parts.path)
+    if SITE_PREFIX != "/" and path.startswith(SITE_PREFIX):
+        path = "/" + path.removeprefix(SITE_PREFIX)
     if path.endswith("/"):
         path += "index.html"
     return HTML_DIR / path.lstrip("/")
@@ -164,8 +192,28 @@ def site() -> Path:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the site at / and under SITE_PREFIX; a missing file gets 404.html
+    with status 404, as on GitHub Pages."""
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
+
+    def translate_path(self, path: str) -> str:
+        if SITE_PREFIX != "/" and path.startswith(SITE_PREFIX):
+            path = "/" + path.removeprefix(SITE_PREFIX)
+        return super().translate_path(path)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        page = Path(self.directory) / "404.html"
+        if code != 404 or not page.is_file():
+            return super().send_error(code, message, explain)
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
 
 @pytest.fixture(scope="module")
@@ -237,6 +285,8 @@ class Visit:
     math_count: int = 0
     math_errors: int = 0
     screenshot: Path | None = None
+    # theme -> failing axe-core violations (id, impact, help, where)
+    axe: dict[str, list[str]] = field(default_factory=dict)
 
 
 COLLECT_JS = """() => ({
@@ -314,6 +364,7 @@ def visit(session, base_url: str):
                 data = page.evaluate(COLLECT_JS)
                 shot = SCREENSHOTS / f"{Path(doc).name}.png"
                 page.screenshot(path=str(shot), full_page=True)
+                axe = {theme: _axe(page, theme) for theme in THEMES} if AXE_SCRIPT else {}
             finally:
                 page.close()
             cache[doc] = Visit(
@@ -326,10 +377,55 @@ def visit(session, base_url: str):
                 math_count=data["math"],
                 math_errors=data["mathErrors"],
                 screenshot=shot,
+                axe=axe,
             )
         return cache[doc]
 
     return _visit
+
+
+# preload: false -- axe would fetch the theme's @import-ed style sheets itself,
+# resolved against the page instead of the sheet (404s that are axe's, not the
+# book's); only its css-orientation-lock rule needs them.
+# The light theme gets every rule; the dark one only the rules about colour (a
+# theme changes nothing else). Colour contrast is most of axe's time on long
+# pages, so the second run still costs about three quarters of the first.
+AXE_COLOUR_RULES = ["color-contrast", "link-in-text-block"]
+AXE_RUN_JS = """rules => axe.run(document, Object.assign(
+    {resultTypes: ['violations'], preload: false},
+    rules ? {runOnly: {type: 'rule', values: rules}} : {})).then(r =>
+  r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(' ') + ': ' + (n.failureSummary || '')
+      .replace(/\\s+/g, ' ').slice(0, 200))})))"""
+
+
+# The theme fades colours when its mode changes: check the final colours.
+THEME_JS = """t => {
+  if (!document.getElementById('no-transitions')) {
+    const style = document.createElement('style');
+    style.id = 'no-transitions';
+    style.textContent =
+      '*, *::before, *::after { transition: none !important; animation: none !important; }';
+    document.head.appendChild(style);
+  }
+  const h = document.documentElement; h.dataset.theme = t; h.dataset.mode = t;
+}"""
+
+
+def _axe(page, theme: str) -> list[str]:
+    """axe-core's serious and critical violations on ``page`` in ``theme``."""
+    page.evaluate(THEME_JS, theme)
+    page.wait_for_timeout(50)  # the new colours apply on the next frame
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SCRIPT)
+    failing = []
+    rules = AXE_COLOUR_RULES if theme != "light" else None
+    for violation in page.evaluate(AXE_RUN_JS, rules):
+        if violation["impact"] in AXE_FAILING:
+            where = "; ".join(violation["nodes"][:3])
+            failing.append(f"{violation['id']} ({violation['impact']}, {len(violation['nodes'])}"
+                           f" element(s)): {violation['help']}. {where}")
+    return failing
 
 
 def _need_page(doc: str) -> None:
@@ -344,7 +440,7 @@ def test_toc_lists_pages():
     assert PAGES, f"no pages found in {TOC_FILE}"
 
 
-@pytest.mark.parametrize("doc", PAGES)
+@pytest.mark.parametrize("doc", by_page(PAGES))
 def test_page_loads_without_errors(visit, doc):
     result = visit(doc)
     assert result.status == 200, f"{doc}.html answered HTTP {result.status}"
@@ -363,7 +459,7 @@ def test_index_redirects_to_the_root_page(base_url):
     )
 
 
-@pytest.mark.parametrize("doc", PAGES)
+@pytest.mark.parametrize("doc", by_page(PAGES))
 def test_images_load_and_have_alt_text(visit, doc):
     problems = []
     for img in visit(doc).images:
@@ -380,7 +476,7 @@ def test_images_load_and_have_alt_text(visit, doc):
     assert not problems, f"{doc}.html images:\n  " + "\n  ".join(problems)
 
 
-@pytest.mark.parametrize("doc", PAGES)
+@pytest.mark.parametrize("doc", by_page(PAGES))
 def test_internal_links_and_anchors_resolve(visit, doc):
     problems = []
     for href in sorted(set(visit(doc).links)):
@@ -437,7 +533,7 @@ def test_search_finds_depthwise(session, base_url):
     assert not errors, errors
 
 
-@pytest.mark.parametrize("doc", CHAPTERS)
+@pytest.mark.parametrize("doc", by_page(CHAPTERS))
 def test_launch_buttons_open_this_notebook(visit, site, doc):
     if not (site / "_sources" / f"{doc}.ipynb").is_file():
         pytest.skip(f"{doc} is not a notebook: no launch buttons")
@@ -504,3 +600,32 @@ def test_animation_plays(session, base_url):
         page.close()
     assert after != before, "clicking Play did not advance the frame"
     assert not errors, errors
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("doc", by_page(PAGES + EXTRA_PAGES))
+def test_page_is_accessible(visit, doc, theme):
+    if AXE_SCRIPT is None:
+        _unavailable("axe-playwright-python is not installed (pip install -r requirements-dev.txt)")
+    failing = visit(doc).axe[theme]
+    assert not failing, f"{doc}.html, {theme} theme, axe-core:\n  " + "\n  ".join(failing)
+
+
+def test_missing_page_gets_the_404_page_with_its_styles(session, base_url):
+    url = f"{base_url}{SITE_PREFIX}chapters/no-such-chapter.html"
+    page, response, errors = _open(session, url)
+    try:
+        status = response.status if response else None
+        title = page.title()
+        styled = page.evaluate(
+            "() => Array.from(document.styleSheets).some(s => (s.href || '').includes('theme.css'))"
+        )
+        home = page.locator("a.navbar-brand").first.get_attribute("href")
+    finally:
+        page.close()
+    assert status == 404
+    assert title.startswith("Page not found"), title
+    assert styled, "the 404 page's style sheets did not load from a deep URL"
+    errors = [e for e in errors if "no-such-chapter" not in e]  # the expected 404 itself
+    assert not errors, errors
+    assert home and home.startswith(SITE_PREFIX), f"the logo links to {home!r}"

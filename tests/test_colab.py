@@ -134,7 +134,11 @@ def test_first_cell_installs_the_pinned_helpers_release_on_colab_only(path, monk
     # tag the release (git tag v<version>) whenever a chapter needs new helpers.
     assert commands == [
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", helpers_release()]
-    ], "the Colab cell installs exactly the helpers release, and keeps Colab's own packages"
+    ], (
+        "the Colab cell installs exactly the helpers release of pyproject.toml's version "
+        f"(v{PYPROJECT['project']['version']}), and keeps Colab's own packages; after a "
+        "version bump: sed -i 's/convolution@vOLD/convolution@vNEW/' chapters/*.ipynb"
+    )
 
 
 def test_first_cells_are_identical():
