@@ -104,7 +104,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check helpers tests $(NOTEBOOKS)
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -m "not browser"
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser"
 
 # Strict nbval: every notebook runs in a fresh kernel and its outputs must
 # equal the committed ones (only cells tagged nbval-ignore-output are exempt).

@@ -79,7 +79,7 @@ def logo_png(pixels: int = 512) -> bytes:
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
-    fig = Figure(figsize=(pixels / 100, pixels / 100), dpi=100, facecolor="white")
+    fig = Figure(figsize=(pixels / 100, pixels / 100), dpi=100, facecolor="white", layout="none")
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, SIZE)
     ax.set_ylim(SIZE, 0)
