@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,6 +105,13 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
     return torch.float32
 
 
+def _check_evaluation(model: object, data: object,
+                      batch_size: object) -> tuple[nn.Module, Split, int]:
+    """The arguments :func:`evaluate` and :func:`evaluate_ensemble` share, checked."""
+    return (_check_model(model), _check_split(data, "data"),
+            check_positive_int(batch_size, "batch_size"))
+
+
 def evaluate(model: nn.Module, data: Split, batch_size: int = 2048) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy (a fraction) of ``model`` on ``data``.
 
@@ -112,9 +119,7 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 2048) -> tuple[flo
     floating dtype (the images are converted to it), and restores the model's
     previous train/eval mode.
     """
-    model = _check_model(model)
-    data = _check_split(data, "data")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    model, data, batch_size = _check_evaluation(model, data, batch_size)
     was_training = model.training
     model.eval()
     dtype = _model_dtype(model)
@@ -127,6 +132,50 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 2048) -> tuple[flo
             correct += int((logits.argmax(dim=1) == y).sum())
     model.train(was_training)
     return total_loss / len(data), correct / len(data)
+
+
+def _check_run(train_data: object, val_data: object, epochs: object, batch_size: object,
+               seed: object, eval_every: object, lr: object, weight_decay: object,
+               schedule: object, dtype: object) -> tuple:
+    """The arguments :func:`train` and :func:`train_ensemble` share, checked."""
+    train_data = _check_split(train_data, "train_data")
+    if val_data is not None:
+        val_data = _check_split(val_data, "val_data")
+    epochs = check_positive_int(epochs, "epochs")
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+    seed = check_int(seed, "seed", minimum=0)
+    eval_every = check_positive_int(eval_every, "eval_every")
+    lr = check_number(lr, "lr", low=0, low_open=True)
+    weight_decay = check_number(weight_decay, "weight_decay", low=0)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype such as torch.float64, "
+                        f"got {dtype!r}")
+    return train_data, val_data, epochs, batch_size, seed, eval_every, lr, weight_decay
+
+
+def _batches(data: Split, batch_size: int | None,
+             generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch's mini-batches: the whole set (``batch_size=None``), or a fresh
+    seeded shuffle cut into batches of ``batch_size``."""
+    if batch_size is None:
+        yield data.x, data.y
+        return
+    order = torch.randperm(len(data), generator=generator)
+    for start in range(0, len(data), batch_size):
+        index = order[start:start + batch_size]
+        yield data.x[index], data.y[index]
+
+
+def _scheduler(opt: torch.optim.Optimizer, schedule: str, epochs: int, n: int,
+               batch_size: int | None) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The cosine schedule over every step of the run, or None for a constant rate."""
+    if schedule != "cosine":
+        return None
+    steps = epochs * (1 if batch_size is None else math.ceil(n / batch_size))
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
 
 
 def train(model: nn.Module, train_data: Split, val_data: Split | None = None, *,
@@ -153,23 +202,11 @@ def train(model: nn.Module, train_data: Split, val_data: Split | None = None, *,
     different model on another CPU (see the module docstring).
     """
     model = _check_model(model)
-    train_data = _check_split(train_data, "train_data")
-    if val_data is not None:
-        val_data = _check_split(val_data, "val_data")
-    epochs = check_positive_int(epochs, "epochs")
-    if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
-    seed = check_int(seed, "seed", minimum=0)
-    eval_every = check_positive_int(eval_every, "eval_every")
-    lr = check_number(lr, "lr", low=0, low_open=True)
-    weight_decay = check_number(weight_decay, "weight_decay", low=0)
+    train_data, val_data, epochs, batch_size, seed, eval_every, lr, weight_decay = _check_run(
+        train_data, val_data, epochs, batch_size, seed, eval_every, lr, weight_decay,
+        schedule, dtype)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating torch.dtype such as torch.float64, "
-                        f"got {dtype!r}")
     model.to(dtype)
 
     if optimizer == "adam":
@@ -179,22 +216,12 @@ def train(model: nn.Module, train_data: Split, val_data: Split | None = None, *,
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9,
                               weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
-    n = len(train_data)
-    step = n if batch_size is None else batch_size
-    total_steps = epochs * math.ceil(n / step)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
-                 if schedule == "cosine" else None)
+    scheduler = _scheduler(opt, schedule, epochs, len(train_data), batch_size)
     history = History()
     with fixed_threads(1):
         for epoch in range(1, epochs + 1):
             model.train()
-            order = torch.randperm(n, generator=generator) if batch_size is not None else None
-            for start in range(0, n, step):
-                if order is None:
-                    x, y = train_data.x, train_data.y
-                else:
-                    index = order[start:start + step]
-                    x, y = train_data.x[index], train_data.y[index]
+            for x, y in _batches(train_data, batch_size, generator):
                 opt.zero_grad(set_to_none=True)
                 F.cross_entropy(model(x.to(dtype)), y).backward()
                 opt.step()
@@ -234,9 +261,7 @@ def evaluate_ensemble(ensemble: nn.Module, data: Split,
                       batch_size: int = 2048) -> tuple[list[float], list[float]]:
     """Per-member mean cross-entropy and accuracy of an ensemble whose output is
     ``(B, S, classes)`` (:func:`helpers.cnn.stack_cnns`), in evaluation mode."""
-    ensemble = _check_model(ensemble)
-    data = _check_split(data, "data")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    ensemble, data, batch_size = _check_evaluation(ensemble, data, batch_size)
     was_training = ensemble.training
     ensemble.eval()
     dtype = _model_dtype(ensemble)
@@ -270,39 +295,18 @@ def train_ensemble(ensemble: nn.Module, train_data: Split, val_data: Split | Non
     Returns one :class:`History` per member.
     """
     ensemble = _check_model(ensemble)
-    train_data = _check_split(train_data, "train_data")
-    if val_data is not None:
-        val_data = _check_split(val_data, "val_data")
-    epochs = check_positive_int(epochs, "epochs")
-    if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
-    seed = check_int(seed, "seed", minimum=0)
-    eval_every = check_positive_int(eval_every, "eval_every")
-    lr = check_number(lr, "lr", low=0, low_open=True)
-    weight_decay = check_number(weight_decay, "weight_decay", low=0)
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    train_data, val_data, epochs, batch_size, seed, eval_every, lr, weight_decay = _check_run(
+        train_data, val_data, epochs, batch_size, seed, eval_every, lr, weight_decay,
+        schedule, dtype)
     ensemble.to(dtype)
     opt = torch.optim.Adam(ensemble.parameters(), lr=lr, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
-    n = len(train_data)
-    step = n if batch_size is None else batch_size
-    total_steps = epochs * math.ceil(n / step)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
-                 if schedule == "cosine" else None)
+    scheduler = _scheduler(opt, schedule, epochs, len(train_data), batch_size)
     histories: list[History] = []
     with fixed_threads(1):
         for epoch in range(1, epochs + 1):
             ensemble.train()
-            order = torch.randperm(n, generator=generator) if batch_size is not None else None
-            for start in range(0, n, step):
-                if order is None:
-                    x, y = train_data.x, train_data.y
-                else:
-                    index = order[start:start + step]
-                    x, y = train_data.x[index], train_data.y[index]
+            for x, y in _batches(train_data, batch_size, generator):
                 opt.zero_grad(set_to_none=True)
                 logits = ensemble(x.to(dtype))
                 members = logits.shape[1]

@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from helpers._validate import check_positive_int
 from helpers.bench import LayerTiming, check_timings, compare_timings
 from helpers.cost import KINDS
-from helpers.figures.style import KIND_COLORS
+from helpers.figures.style import KIND_COLORS, annotate_bars
 from helpers.roofline import Roofline
 
 #: One marker per layer, so a layer is recognisable across kinds on the roofline.
@@ -26,14 +26,6 @@ LAYER_MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 def _layer_label(timing: LayerTiming) -> str:
     return f"C={timing.channels}\n{timing.size}x{timing.size}"
-
-
-def _bar_labels(ax, bars, fmt: str) -> None:
-    for bar in bars:
-        height = bar.get_height()
-        ax.annotate(fmt.format(height), (bar.get_x() + bar.get_width() / 2, height),
-                    xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
-                    fontsize=9)
 
 
 def plot_speedup(timings: Sequence[LayerTiming], *, title: str | None = None) -> Figure:
@@ -52,8 +44,8 @@ def plot_speedup(timings: Sequence[LayerTiming], *, title: str | None = None) ->
     b1 = ax.bar(x - width / 2, theory, width, label="theory (multiply-adds)", color="white",
                 edgecolor=color, hatch="//", linewidth=1.5)
     b2 = ax.bar(x + width / 2, measured, width, label="measured (time)", color=color)
-    _bar_labels(ax, b1, "{:.1f}x")
-    _bar_labels(ax, b2, "{:.1f}x")
+    annotate_bars(ax, b1, "{:.1f}x")
+    annotate_bars(ax, b2, "{:.1f}x")
     ax.axhline(1, color="black", linewidth=0.8)
     ax.set_xticks(x, [_layer_label(t) for t in timings])
     ax.set_xlabel("layer (channels in = out, input height x width)")
@@ -166,7 +158,7 @@ def _plot_ratio_bars(labels: Sequence[str], ratios: Mapping[str, Sequence[float]
         bars = ax.bar(x + (i - (len(ratios) - 1) / 2) * width, values, width, label=kind,
                       color=KIND_COLORS.get(kind))
         if len(ratios) <= 2:
-            _bar_labels(ax, bars, "{:.2f}")
+            annotate_bars(ax, bars, "{:.2f}")
     ax.axhline(reference, color="black", linestyle="--", linewidth=1, label=reference_label)
     ax.set_xticks(x, labels)
     ax.set_xlabel(xlabel)
