@@ -54,6 +54,10 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check
 TORCH     := $(shell sed -n 's/^\(torch==[^ #]*\).*/\1/p' requirements.txt)
 CPU_INDEX := https://download.pytorch.org/whl/cpu
 NOTEBOOKS := $(wildcard chapters/*.ipynb)
+# The same notebooks, longest first, so that two nbval workers finish together
+# (chapter 7 alone takes about a third of the time).
+SLOW_FIRST := $(wildcard chapters/07_*.ipynb chapters/08_*.ipynb chapters/10_*.ipynb)
+NBVAL_ORDER := $(SLOW_FIRST) $(filter-out $(SLOW_FIRST),$(NOTEBOOKS))
 
 .PHONY: book test lint unit nbval nbval-other-cpu build-check pdf handout builds browser lab bench outputs clean help FORCE
 
@@ -113,7 +117,7 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile \
 	  --nbval --nbval-current-env \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS)
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NBVAL_ORDER)
 
 # The same strict nbval again, as if on another processor: PyTorch's portable
 # kernels instead of its vectorised ones, MKL's reproducible code path and
@@ -123,7 +127,7 @@ OTHER_CPU := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE DNNL_MAX_CPU_ISA=AV
 nbval-other-cpu: $(STAMP)
 	$(OTHER_CPU) $(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile \
 	  --nbval --nbval-current-env \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS)
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(NBVAL_ORDER)
 
 # Re-run notebooks top to bottom in a fresh kernel and store their outputs
 # (all chapters, or one: make outputs NB=chapters/07_overfitting_experiment.ipynb).
