@@ -178,7 +178,7 @@ def test_rank_one_kernel_is_recovered_at_rank_one():
     np.testing.assert_allclose(separable_to_normal(d1, p1), w, atol=1e-12)
 
 
-def test_dense_to_separable_keeps_torch_kind():
+def test_normal_to_separable_keeps_torch_kind():
     w = torch.randn(4, 3, 3, 3)
     d, p = normal_to_separable(w, 2)
     assert isinstance(d, torch.Tensor) and d.dtype == torch.float32 and d.shape == (6, 1, 3, 3)
@@ -199,7 +199,7 @@ def test_errors_of_zero_kernel_and_defaults():
     (np.ones((2, 3, 3, 3)), True, TypeError, "depth_multiplier"),
     ("kernel", 1, TypeError, "weight must be a NumPy array or a torch tensor"),
 ])
-def test_dense_to_separable_validates(weight, r, error, match):
+def test_normal_to_separable_validates(weight, r, error, match):
     with pytest.raises(error, match=match):
         normal_to_separable(weight, r)
 
