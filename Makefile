@@ -178,7 +178,7 @@ lab: $(READER)
 	$(BIN)/jupyter lab chapters/
 
 bench: $(READER)
-	$(BIN)/python -m helpers.bench
+	$(BIN)/python -m helpers.lab.bench
 
 FORCE:
 

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from helpers.threads import fixed_threads  # noqa: E402
+from helpers.core.threads import fixed_threads  # noqa: E402
 
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 

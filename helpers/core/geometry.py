@@ -1,0 +1,102 @@
+"""Where a kernel lands: its span, "same" padding, and the output size.
+
+The one home of these formulas: the NumPy convolutions, the PyTorch layers, the
+models, the cost model and the figures all ask here.
+
+- :func:`kernel_span`: a ``k``-tap kernel with dilation ``d`` covers ``d*(k-1)+1``
+  pixels (the receptive field of one layer).
+- :func:`same_padding`: the zeros before and after that keep the size at stride 1.
+- :func:`resolve_padding`: ``"valid"``, ``"same"``, an int or a pair, as zeros per side.
+- :func:`conv_output_size`: ``floor((H + 2p - d*(k-1) - 1) / s) + 1``.
+"""
+
+from __future__ import annotations
+
+from helpers.core._validate import as_pair, check_int, check_positive_int
+
+__all__ = ["conv_output_size", "kernel_span", "output_length", "resolve_padding",
+           "same_padding"]
+
+Padding = int | tuple[int, int] | str  # an int, a pair (height, width), "valid" or "same"
+SidePadding = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
+
+PADDING_EXPECTED = "padding must be 'valid', 'same', a non-negative int or a pair of them"
+
+
+def kernel_span(kernel_size: int, dilation: int = 1) -> int:
+    """Pixels one output reads along an axis: ``dilation * (kernel_size - 1) + 1``."""
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    dilation = check_positive_int(dilation, "dilation")
+    return dilation * (kernel_size - 1) + 1
+
+
+def same_padding(kernel_size: int, dilation: int = 1) -> tuple[int, int]:
+    """Zeros ``(before, after)`` on one axis that keep the size at stride 1.
+
+    The kernel spans ``dilation*(kernel_size-1)+1`` pixels, so that many zeros
+    minus one keep the size; when that total is odd (an even kernel) the extra
+    zero goes after (bottom/right), as in PyTorch.
+    """
+    total = kernel_span(kernel_size, dilation) - 1
+    return total // 2, total - total // 2
+
+
+def resolve_padding(padding: Padding, kernel_size: tuple[int, int], stride: tuple[int, int],
+                    dilation: tuple[int, int]) -> SidePadding:
+    """Zeros to add on each side, ``((top, bottom), (left, right))``, as PyTorch does.
+
+    ``"same"`` needs stride 1, as in ``torch.nn.functional.conv2d``.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding == "same":
+            if tuple(stride) != (1, 1):
+                raise ValueError(
+                    f"padding='same' needs stride 1 (as in PyTorch), got stride={stride}")
+            return (same_padding(kernel_size[0], dilation[0]),
+                    same_padding(kernel_size[1], dilation[1]))
+        raise ValueError(f"{PADDING_EXPECTED}, got {padding!r}")
+    try:
+        pad_h, pad_w = as_pair(padding, "padding", minimum=0)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{PADDING_EXPECTED}, got {padding!r}") from None
+    return (pad_h, pad_h), (pad_w, pad_w)
+
+
+def output_length(size: int, kernel_size: int, stride: int, pad_total: int, dilation: int,
+                  axis: str = "the input") -> int:
+    """Output length on one axis with ``pad_total`` zeros in all; ``axis`` names it in errors.
+
+    Raises ValueError if the dilated kernel does not fit in the padded input.
+    """
+    span = kernel_span(kernel_size, dilation)
+    padded = size + pad_total
+    if span > padded:
+        raise ValueError(
+            f"the kernel spans {span} pixels in {axis} (kernel size {kernel_size}, dilation "
+            f"{dilation}), larger than the padded input's {padded} (size {size} + padding "
+            f"{pad_total})"
+        )
+    return (padded - span) // stride + 1
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int | str = 0,
+                     dilation: int = 1) -> int:
+    """Output length of a convolution along one axis.
+
+    ``floor((size + 2*padding - dilation*(kernel_size - 1) - 1) / stride) + 1``.
+    ``padding`` may also be ``"valid"`` (0) or ``"same"`` (output = input; stride 1 only).
+    Raises ValueError if the (dilated) kernel does not fit in the padded input.
+    """
+    size = check_positive_int(size, "size")
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    stride = check_positive_int(stride, "stride")
+    dilation = check_positive_int(dilation, "dilation")
+    if isinstance(padding, str):
+        (before, after), _ = resolve_padding(padding, (kernel_size, kernel_size),
+                                             (stride, stride), (dilation, dilation))
+        pad_total = before + after
+    else:
+        pad_total = 2 * check_int(padding, "padding", minimum=0)
+    return output_length(size, kernel_size, stride, pad_total, dilation)

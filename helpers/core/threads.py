@@ -1,0 +1,26 @@
+"""The one place that pins PyTorch's thread count.
+
+Small tensors run faster and, above all, sum in the same order on one thread,
+so timings, training runs and tests fix the count for a block and restore it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from helpers.core._validate import check_positive_int
+
+
+@contextlib.contextmanager
+def fixed_threads(threads: int = 1) -> Iterator[int]:
+    """Run a block with ``torch.set_num_threads(threads)``; restore the old value after."""
+    threads = check_positive_int(threads, "threads")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(previous)

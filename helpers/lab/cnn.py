@@ -1,0 +1,213 @@
+"""The small CNN of the experiments: 8x8 digits, normal or depthwise separable.
+
+:func:`make_cnn` builds it (chapters 7 and 9 train it); :func:`cnn_parameters`
+counts it without building weights; :func:`separable_width_for_budget` finds the
+width at which the separable network has a given number of parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from helpers.core._validate import check_bool, check_int, check_positive_int
+from helpers.core.cost import count_parameters
+from helpers.core.layers import DepthwiseSeparableConv2d
+from helpers.core.models import ConvBNReLU
+
+__all__ = ["CNN_KINDS", "cnn_parameters", "make_cnn", "make_cnn_ensemble",
+           "separable_width_for_budget", "stack_cnns"]
+
+#: The two kinds of network :func:`make_cnn` builds.
+CNN_KINDS = ("normal", "separable")
+
+
+def make_cnn(kind: str = "normal", width: int = 8, *, batch_norm: bool = True,
+             seed: int | None = None, num_classes: int = 10) -> nn.Sequential:
+    """A small CNN for 8x8 digits, with normal or depthwise separable convolutions.
+
+    Layers (``w = width``; "conv" is the ``kind`` of convolution, each one
+    followed by batch norm, if ``batch_norm``, and ReLU)::
+
+        stem:    Conv2d(1, w, 3x3), MaxPool 2      8x8 -> 4x4   (normal in both kinds)
+        block 1: conv(w, 2w, 3x3)                  4x4
+        block 2: conv(2w, 2w, 3x3)                 4x4
+        head:    global average pool, Linear(2w, num_classes)
+
+    ``kind="separable"`` makes the blocks
+    :class:`~helpers.core.layers.DepthwiseSeparableConv2d` with a
+    norm and ReLU after each step; the stem stays normal (one input channel).
+    Convolutions followed by a norm have no bias. ``seed`` makes the initial
+    weights the same on any machine without touching PyTorch's global random
+    state. The model is float32; :func:`helpers.lab.train.train` trains it in float64.
+    """
+    if kind not in CNN_KINDS:
+        raise ValueError(f"kind must be one of {CNN_KINDS}, got {kind!r}")
+    width = check_positive_int(width, "width")
+    batch_norm = check_bool(batch_norm, "batch_norm")
+    num_classes = check_positive_int(num_classes, "num_classes")
+    if seed is not None:
+        # Draw the initial weights in float64, then round them to float32. PyTorch's
+        # float32 initialisers round differently on different CPUs (with or without
+        # fused multiply-add), and training grows a last-bit difference into another
+        # network; float64 draws differ by ~1e-16 at most and round to the same
+        # float32 weights on every machine.
+        seed = check_int(seed, "seed", minimum=0)
+        default_dtype = torch.get_default_dtype()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            torch.set_default_dtype(torch.float64)
+            try:
+                model = make_cnn(kind, width, batch_norm=batch_norm, num_classes=num_classes)
+            finally:
+                torch.set_default_dtype(default_dtype)
+        return model.float()
+
+    def block(in_channels: int, out_channels: int) -> list[nn.Module]:
+        if kind == "normal":
+            return list(ConvBNReLU(in_channels, out_channels, batch_norm=batch_norm))
+        return [DepthwiseSeparableConv2d(in_channels, out_channels, 3, padding=1,
+                                         norm_layer=nn.BatchNorm2d if batch_norm else None,
+                                         activation=nn.ReLU)]
+
+    return nn.Sequential(
+        *ConvBNReLU(1, width, batch_norm=batch_norm), nn.MaxPool2d(2),
+        *block(width, 2 * width), *block(2 * width, 2 * width),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes),
+    )
+
+
+def cnn_parameters(kind: str, width: int, *, batch_norm: bool = True) -> int:
+    """Number of parameters of ``make_cnn(kind, width, batch_norm=...)``, counted on the model."""
+    with torch.device("meta"):  # shapes only: no memory, no random numbers
+        return count_parameters(make_cnn(kind, width, batch_norm=batch_norm))
+
+
+def separable_width_for_budget(target_params: int, *, batch_norm: bool = True,
+                               max_width: int = 1024) -> int:
+    """The width at which the separable CNN's parameter count is closest to ``target_params``
+    (the smaller width on a tie), searched by bisection up to ``max_width``."""
+    target_params = check_positive_int(target_params, "target_params")
+    max_width = check_positive_int(max_width, "max_width")
+
+    def count(width: int) -> int:
+        return cnn_parameters("separable", width, batch_norm=batch_norm)
+
+    if count(max_width) < target_params:
+        raise ValueError(f"target_params={target_params} needs a width above "
+                         f"max_width={max_width}")
+    low, high = 1, max_width  # invariant: count(high) >= target
+    while low < high:
+        middle = (low + high) // 2
+        if count(middle) >= target_params:
+            high = middle
+        else:
+            low = middle + 1
+    if high > 1 and target_params - count(high - 1) <= count(high) - target_params:
+        return high - 1
+    return high
+
+
+# --------------------------------------------------------------------------
+# Many seeds at once: one network of grouped convolutions
+# --------------------------------------------------------------------------
+
+
+class _Replicate(nn.Module):
+    """``(B, C, H, W) -> (B, S*C, H, W)``: the same images for every member."""
+
+    def __init__(self, members: int) -> None:
+        super().__init__()
+        self.members = members
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.repeat(1, self.members, 1, 1)
+
+
+class _GroupedLinear(nn.Module):
+    """``members`` independent linear layers on ``(B, S*F)``, as one grouped 1x1
+    convolution; returns ``(B, S, out_features)``."""
+
+    def __init__(self, layers: list[nn.Linear]) -> None:
+        super().__init__()
+        self.members, self.out_features = len(layers), layers[0].out_features
+        in_features = layers[0].in_features
+        self.conv = nn.Conv1d(self.members * in_features, self.members * self.out_features, 1,
+                              groups=self.members, bias=layers[0].bias is not None)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.cat([layer.weight for layer in layers])[..., None])
+            if self.conv.bias is not None:
+                self.conv.bias.copy_(torch.cat([layer.bias for layer in layers]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x[..., None]).view(len(x), self.members, self.out_features)
+
+
+def _stack_layer(layers: list[nn.Module]) -> list[nn.Module]:
+    """One layer of the ensemble from the same layer of every member."""
+    first, members = layers[0], len(layers)
+    if isinstance(first, DepthwiseSeparableConv2d):
+        steps = ("depthwise", "depthwise_norm", "depthwise_act",
+                 "pointwise", "pointwise_norm", "pointwise_act")
+        out: list[nn.Module] = []
+        for step in steps:
+            if getattr(first, step) is not None:
+                out += _stack_layer([getattr(layer, step) for layer in layers])
+        return out
+    if hasattr(first, "conv") and isinstance(first.conv, nn.Conv2d):  # Depthwise/Pointwise
+        return _stack_layer([layer.conv for layer in layers])
+    if isinstance(first, nn.Conv2d):
+        conv = nn.Conv2d(members * first.in_channels, members * first.out_channels,
+                         first.kernel_size, stride=first.stride, padding=first.padding,
+                         dilation=first.dilation, groups=members * first.groups,
+                         bias=first.bias is not None)
+        with torch.no_grad():
+            conv.weight.copy_(torch.cat([layer.weight for layer in layers]))
+            if conv.bias is not None:
+                conv.bias.copy_(torch.cat([layer.bias for layer in layers]))
+        return [conv]
+    if isinstance(first, nn.BatchNorm2d):
+        norm = nn.BatchNorm2d(members * first.num_features, eps=first.eps,
+                              momentum=first.momentum)
+        with torch.no_grad():
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                getattr(norm, name).copy_(torch.cat([getattr(layer, name) for layer in layers]))
+        return [norm]
+    if isinstance(first, nn.Linear):
+        return [_GroupedLinear(layers)]
+    if isinstance(first, nn.ReLU | nn.MaxPool2d | nn.AdaptiveAvgPool2d | nn.Flatten):
+        return [first]
+    raise TypeError(f"cannot stack a {type(first).__name__}")
+
+
+def stack_cnns(models: list[nn.Sequential]) -> nn.Sequential:
+    """One network that runs ``len(models)`` CNNs of :func:`make_cnn` side by side.
+
+    Every layer becomes a grouped layer with one group per member (convolutions
+    with ``groups`` multiplied by the number of members, batch norms over all
+    the members' channels, the linear heads as one grouped 1x1 convolution), so
+    the members never exchange a number: the output ``(B, S, classes)`` holds
+    each member's logits, and training the sum of the members' losses trains
+    each member exactly as on its own, in one pass instead of ``S``. The models
+    must have the same kind and width.
+    """
+    if not isinstance(models, list | tuple) or not models:
+        raise ValueError("models must be a non-empty list of make_cnn models")
+    shapes = {tuple((type(m).__name__, tuple(p.shape)) for m in model for p in m.parameters())
+              for model in models}
+    if len(shapes) != 1:
+        raise ValueError("models must all have the same kind and width")
+    layers: list[nn.Module] = [_Replicate(len(models))]
+    for index in range(len(models[0])):
+        layers += _stack_layer([model[index] for model in models])
+    return nn.Sequential(*layers).to(next(models[0].parameters()).dtype)
+
+
+def make_cnn_ensemble(kind: str, width: int, seeds: list[int] | tuple[int, ...], *,
+                      batch_norm: bool = True, num_classes: int = 10) -> nn.Sequential:
+    """:func:`stack_cnns` of ``make_cnn(kind, width, seed=s)`` for every ``s`` in ``seeds``:
+    the same initial weights as the separately built models."""
+    if isinstance(seeds, int) or not seeds:
+        raise ValueError(f"seeds must be a non-empty sequence of seeds, got {seeds!r}")
+    return stack_cnns([make_cnn(kind, width, batch_norm=batch_norm, seed=seed,
+                                num_classes=num_classes) for seed in seeds])

@@ -1,0 +1,128 @@
+"""What training costs beyond the forward pass (chapter 10): activation memory
+and a training step to time.
+
+- :func:`saved_tensor_bytes`: the bytes autograd keeps from a training-mode
+  forward pass for the backward pass, split into activations and parameters
+  (measured with ``torch.autograd.graph.saved_tensors_hooks``; works on the
+  ``meta`` device, so large batches cost nothing to measure).
+- :func:`forward_backward`: one training step's forward and backward pass as a
+  callable, to time with :func:`helpers.lab.bench.time_calls`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from helpers.core._validate import check_int
+
+__all__ = ["SavedTensors", "forward_backward", "saved_tensor_bytes"]
+
+def _check_module(module: object, name: str = "model") -> nn.Module:
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
+    return module
+
+
+def _check_tensor(x: object, name: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    return x
+
+
+
+@dataclass(frozen=True)
+class SavedTensors:
+    """What autograd keeps from one forward pass for the backward pass.
+
+    ``activation_bytes``: tensors computed from the input (layer inputs and
+    outputs, batch norm statistics); ``parameter_bytes``: the model's own
+    parameters and buffers that operations keep a reference to (no extra
+    memory: they exist anyway). Each storage is counted once, however many
+    operations save it or views of it.
+    """
+
+    activation_bytes: int
+    parameter_bytes: int
+    activation_tensors: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.activation_bytes + self.parameter_bytes
+
+
+def _storage_key(t: torch.Tensor) -> int:
+    # The address of the storage object: shared by every view of one storage,
+    # and unique while the tensor is alive (true on the meta device too, where
+    # data_ptr() is 0 for every tensor).
+    return t.untyped_storage()._cdata
+
+
+def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> SavedTensors:
+    """Measure what a training-mode forward pass of ``model`` on ``x`` saves for backward.
+
+    Runs ``model(x)`` in training mode with gradients enabled under
+    ``torch.autograd.graph.saved_tensors_hooks``, which hands every tensor an
+    operation saves to a hook; the hook records its storage. Batch norm
+    running statistics and the model's modes are restored afterwards. On the
+    ``meta`` device (model and ``x``) nothing is computed, only shapes, so this
+    is cheap for any batch.
+    """
+    model = _check_module(model)
+    x = _check_tensor(x, "x")
+    owned = {_storage_key(t) for t in (*model.parameters(), *model.buffers())}
+    seen: dict[int, tuple[int, bool]] = {}
+    keep: list[torch.Tensor] = []  # keeps the storages alive, so keys stay unique
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        key = _storage_key(t)
+        if key not in seen:
+            seen[key] = (t.untyped_storage().nbytes(), key in owned)
+            keep.append(t)
+        return t
+
+    modes = [(m, m.training) for m in model.modules()]
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    try:
+        model.train()
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model(x)
+    finally:
+        for m, training in modes:
+            m.training = training
+        with torch.no_grad():
+            for b, value in buffers:
+                b.copy_(value)
+    activations = [n for n, is_owned in seen.values() if not is_owned]
+    parameters = [n for n, is_owned in seen.values() if is_owned]
+    return SavedTensors(sum(activations), sum(parameters), len(activations))
+
+
+
+def forward_backward(module: nn.Module, x: torch.Tensor, seed: int = 0) -> Callable[[], None]:
+    """A callable that runs one forward and backward pass of ``module`` on ``x``.
+
+    The input needs its gradient too (as for any layer but the first), and the
+    output's gradient is a fixed random tensor (seeded). Gradients are cleared
+    after each call, so repeated calls do the same work.
+    """
+    module = _check_module(module, "module")
+    x = _check_tensor(x, "x")
+    seed = check_int(seed, "seed", minimum=0)
+    x = x.detach().requires_grad_(True)
+    with torch.no_grad():
+        shape = module(x).shape
+    generator = torch.Generator().manual_seed(seed)
+    grad = torch.randn(shape, generator=generator, dtype=x.dtype).to(x.device)
+    params = [p for p in module.parameters() if p.requires_grad]
+
+    def step() -> None:
+        torch.autograd.backward(module(x), grad)
+        x.grad = None
+        for p in params:
+            p.grad = None
+
+    return step

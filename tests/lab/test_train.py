@@ -1,0 +1,310 @@
+"""Tests of helpers.lab.train: the training loop learns, is reproducible and checks its inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from helpers.core.threads import fixed_threads
+from helpers.lab.cnn import make_cnn
+from helpers.lab.digits import DigitsData, load_digits_split, subsample
+from helpers.lab.train import History, evaluate, mean_and_spread, train
+
+
+@pytest.fixture(scope="module")
+def data() -> DigitsData:
+    return load_digits_split()
+
+
+@pytest.fixture(scope="module")
+def small(data):
+    return subsample(data.train, 0.3, seed=0)
+
+
+def params_of(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("kind", ["normal", "separable"])
+def test_a_tiny_run_learns(data, small, kind):
+    model = make_cnn(kind, 6, seed=0)
+    _, acc_before = evaluate(model, data.val)
+    history = train(model, small, data.val, epochs=10, batch_size=32, lr=0.02, seed=0)
+    assert history.epoch == list(range(1, 11))
+    assert acc_before < 0.2 and history.val_acc[-1] > 0.45  # chance is 0.1
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.train_acc[-1] > 0.5
+
+
+def test_sgd_learns(data, small):
+    model = make_cnn("normal", 4, seed=1)
+    history = train(model, small, data.val, epochs=10, batch_size=32, lr=0.05,
+                    optimizer="sgd", seed=0, eval_every=10)
+    assert history.val_acc[-1] > 0.4
+
+
+def test_same_seed_reproduces_exactly_and_other_seeds_differ(data, small):
+    def run(seed: int) -> tuple[History, list[torch.Tensor]]:
+        model = make_cnn("separable", 4, seed=seed)
+        history = train(model, small, data.val, epochs=3, batch_size=50, seed=seed)
+        return history, params_of(model)
+
+    (h1, p1), (h2, p2), (h3, p3) = run(0), run(0), run(1)
+    assert h1.epoch == [1, 2, 3]
+    assert h1 == h2
+    assert all(torch.equal(a, b) for a, b in zip(p1, p2, strict=True))
+    assert h1.val_loss != h3.val_loss
+    assert not all(torch.equal(a, b) for a, b in zip(p1, p3, strict=True))
+
+
+def test_batch_order_depends_on_the_seed_only(data, small):
+    histories = []
+    for seed in (0, 0, 1):
+        model = make_cnn("normal", 4, seed=0)  # same initial weights every time
+        histories.append(train(model, small, data.val, epochs=2, batch_size=40, seed=seed))
+    assert histories[0] == histories[1]
+    assert histories[0].train_loss != histories[2].train_loss
+
+
+def test_results_do_not_depend_on_the_thread_setting(data, small):
+    before = torch.get_num_threads()
+    histories = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        model = make_cnn("separable", 4, seed=0)
+        histories.append(train(model, small, data.val, epochs=2, batch_size=64, seed=0))
+        assert torch.get_num_threads() == threads  # restored afterwards
+    torch.set_num_threads(before)
+    assert histories[0] == histories[1]
+
+
+def test_eval_every_records_only_some_epochs(data, small):
+    model = make_cnn("normal", 4, seed=0)
+    history = train(model, small, None, epochs=7, batch_size=64, eval_every=3)
+    assert history.epoch == [3, 6, 7] and history.epochs == 7
+    assert len(history.train_acc) == 3 and history.val_acc == []
+    with pytest.raises(ValueError, match="validation"):
+        history.gap()
+
+
+def test_evaluate_matches_a_direct_computation(data):
+    model = make_cnn("normal", 4, seed=0)
+    model.train()
+    loss, acc = evaluate(model, data.test, batch_size=100)
+    assert model.training  # mode restored
+    model.eval()
+    with torch.no_grad():
+        logits = model(data.test.x)
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, data.test.y).item(),
+                                 rel=1e-5)
+    assert acc == int((logits.argmax(1) == data.test.y).sum()) / len(data.test)
+
+
+def test_history_gaps():
+    history = History([1, 2], [0.5, 0.1], [0.8, 1.0], [0.6, 0.4], [0.7, 0.9])
+    assert history.gap() == pytest.approx(0.1)
+    assert history.gap(0) == pytest.approx(0.1)
+    assert history.loss_gap() == pytest.approx(0.3)
+    assert history.epochs == 2
+
+
+def test_numpy_scalars_are_numbers(data, small):
+    """A learning rate computed with NumPy (np.float32) is a valid learning rate."""
+    runs = []
+    for lr, decay in ((0.01, 0.0), (np.float64(0.01), np.float32(0.0))):
+        model = make_cnn("normal", 2, seed=0)
+        runs.append(train(model, small, None, epochs=2, lr=lr, weight_decay=decay,
+                          batch_size=np.int64(64), seed=np.int64(0)))
+    assert runs[0] == runs[1]
+    model = make_cnn("normal", 2, seed=0)
+    assert train(model, small, None, epochs=1, lr=np.float32(0.01)).epochs == 1
+
+
+def test_mean_and_spread():
+    assert mean_and_spread([1.0, 2.0, 3.0]) == (2.0, 1.0)
+    assert mean_and_spread([0.5]) == (0.5, 0.0)
+    with pytest.raises(ValueError, match="values"):
+        mean_and_spread([])
+    assert mean_and_spread(np.array([1.0, 3.0])) == (2.0, pytest.approx(2**0.5))
+    assert mean_and_spread([np.float32(0.5), np.int64(1)])[0] == 0.75
+    with pytest.raises(TypeError, match="values"):
+        mean_and_spread(None)
+    with pytest.raises(TypeError, match="values"):
+        mean_and_spread("0.5")
+    with pytest.raises(TypeError, match=r"values\[1\]"):
+        mean_and_spread([0.5, "0.7"])
+
+
+@pytest.mark.parametrize("kwargs, error, name", [
+    ({"epochs": 0}, ValueError, "epochs"), ({"lr": 0.0}, ValueError, "lr"),
+    ({"lr": "fast"}, TypeError, "lr"), ({"batch_size": 0}, ValueError, "batch_size"),
+    ({"optimizer": "rmsprop"}, ValueError, "optimizer"),
+    ({"weight_decay": -1.0}, ValueError, "weight_decay"), ({"seed": -1}, ValueError, "seed"),
+    ({"eval_every": 0}, ValueError, "eval_every"), ({"lr": float("nan")}, ValueError, "lr"),
+    ({"lr": True}, TypeError, "lr"), ({"weight_decay": "0"}, TypeError, "weight_decay"),
+])
+def test_train_validates(data, kwargs, error, name):
+    with pytest.raises(error, match=name):
+        train(make_cnn("normal", 2), data.val, **kwargs)
+
+
+def test_inputs_are_checked(data):
+    with pytest.raises(TypeError, match="model"):
+        train("model", data.val)
+    with pytest.raises(TypeError, match="train_data"):
+        train(make_cnn("normal", 2), (data.val.x, data.val.y))
+    with pytest.raises(TypeError, match="data"):
+        evaluate(make_cnn("normal", 2), data.val.x)
+
+
+def test_full_batch_adam_is_one_plain_step_an_epoch(data, small):
+    model = make_cnn("normal", 2, seed=3)
+    twin = make_cnn("normal", 2, seed=3).double()  # train() trains in float64
+    train(model, small, None, epochs=3, lr=0.01, seed=0)
+    opt = torch.optim.Adam(twin.parameters(), lr=0.01)
+    with fixed_threads(1):
+        twin.train()
+        for _ in range(3):
+            opt.zero_grad()
+            nn.functional.cross_entropy(twin(small.x.double()), small.y).backward()
+            opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(params_of(model), params_of(twin), strict=True))
+
+
+def test_cosine_schedule_ends_at_zero_and_differs_from_constant(data, small):
+    seen = []
+
+    class Spy(torch.optim.Adam):
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    original = torch.optim.Adam
+    torch.optim.Adam = Spy
+    try:
+        cosine = train(make_cnn("normal", 2, seed=0), small, data.val, epochs=4, batch_size=100,
+                       lr=0.05, schedule="cosine")
+    finally:
+        torch.optim.Adam = original
+    steps = 4 * 4  # 324 images in batches of 100
+    assert len(seen) == steps and seen[0] == 0.05
+    assert all(a > b for a, b in zip(seen, seen[1:], strict=False))
+    # the last step uses lr * (1 + cos(pi * (steps - 1) / steps)) / 2, close to 0
+    assert seen[-1] == pytest.approx(0.05 * (1 + math.cos(math.pi * (steps - 1) / steps)) / 2)
+    constant = train(make_cnn("normal", 2, seed=0), small, data.val, epochs=4, batch_size=100,
+                     lr=0.05)
+    assert cosine != constant
+    with pytest.raises(ValueError, match="schedule"):
+        train(make_cnn("normal", 2), small, schedule="step")
+
+
+# Another CPU, simulated: PyTorch's portable kernels instead of the vectorised
+# ones, MKL's reproducible code path, oneDNN capped at AVX2. The variables must
+# be set before torch is imported, so each run is a fresh Python process.
+OTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
+             "DNNL_MAX_CPU_ISA": "AVX2"}
+_TRAIN_SCRIPT = """
+import math, torch
+from helpers.lab.cnn import make_cnn
+from helpers.lab.digits import load_digits_split, subsample
+from helpers.lab.train import train
+data = load_digits_split(seed=0)
+small = subsample(data.train, 0.1, seed=0)
+for kind, width in (("normal", 4), ("separable", 8)):
+    model = make_cnn(kind, width, seed=3)
+    init = [p.detach().clone() for p in model.parameters()]
+    history = train(model, small, data.val, epochs=8, lr=0.02, seed=3,
+                    batch_size=math.ceil(len(small) / 4), schedule="cosine")
+    print(sum(float(p.double().sum()) for p in init).hex(),
+          repr(history.train_loss[-1]), repr(history.val_loss[-1]))
+"""
+
+
+def _run_training(extra_env: dict[str, str]) -> list[list[str]]:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in OTHER_CPU}
+    result = subprocess.run([sys.executable, "-c", _TRAIN_SCRIPT], env={**env, **extra_env},
+                            capture_output=True, text=True, check=True, timeout=300)
+    return [line.split() for line in result.stdout.splitlines()]
+
+
+def test_training_is_the_same_under_another_cpus_kernels():
+    here, other = _run_training({}), _run_training(OTHER_CPU)
+    assert len(here) == len(other) == 2
+    for (init_a, *losses_a), (init_b, *losses_b) in zip(here, other, strict=True):
+        assert init_a == init_b  # the same float32 initial weights, bit for bit
+        for a, b in zip(losses_a, losses_b, strict=True):
+            # float64 training: kernel differences stay near 1e-16 and do not grow
+            assert float(a) == pytest.approx(float(b), rel=1e-9, abs=0)
+
+
+# --- ensembles and paired intervals --------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["normal", "separable"])
+def test_train_ensemble_matches_separate_training(kind):
+    from helpers.lab.cnn import make_cnn_ensemble
+    from helpers.lab.train import train_ensemble
+
+    data = load_digits_split(seed=0)
+    small = subsample(data.train, 0.1, seed=0)
+    seeds = [0, 1]
+    alone = [train(make_cnn(kind, 4, seed=s), small, data.val, epochs=3, batch_size=16,
+                   lr=0.01, schedule="cosine", seed=5) for s in seeds]
+    together = train_ensemble(make_cnn_ensemble(kind, 4, seeds), small, data.val, epochs=3,
+                              batch_size=16, lr=0.01, schedule="cosine", seed=5)
+    assert len(together) == 2
+    for a, b in zip(alone, together, strict=True):
+        assert a.epoch == b.epoch
+        np.testing.assert_allclose(a.train_loss, b.train_loss, rtol=1e-9)
+        np.testing.assert_allclose(a.val_loss, b.val_loss, rtol=1e-9)
+        assert a.val_acc == b.val_acc
+
+
+def test_evaluate_ensemble_and_validation():
+    from helpers.lab.cnn import make_cnn_ensemble
+    from helpers.lab.train import evaluate_ensemble, train_ensemble
+
+    data = load_digits_split(seed=0)
+    ensemble = make_cnn_ensemble("normal", 2, [0, 1]).double()
+    losses, accs = evaluate_ensemble(ensemble, data.val)
+    for seed, loss, acc in zip([0, 1], losses, accs, strict=True):
+        single = make_cnn("normal", 2, seed=seed).double()
+        assert evaluate(single, data.val) == pytest.approx((loss, acc), rel=1e-9)
+    with pytest.raises(ValueError, match="members"):
+        evaluate_ensemble(make_cnn("normal", 2).double(), data.val)
+    with pytest.raises(ValueError, match="schedule"):
+        train_ensemble(ensemble, data.val, schedule="step")
+    with pytest.raises(TypeError, match="train_data"):
+        train_ensemble(ensemble, data.val.x)
+
+
+def test_paired_interval():
+    from helpers.lab.train import paired_interval
+
+    a = [1.0, 2.0, 3.0, 4.0]
+    b = [0.5, 1.4, 2.6, 3.5]  # differences 0.5, 0.6, 0.4, 0.5
+    mean, low, high = paired_interval(a, b)
+    assert mean == pytest.approx(0.5)
+    half = 3.182446305284263 * np.std([0.5, 0.6, 0.4, 0.5], ddof=1) / 2  # t(0.975, 3)
+    assert (low, high) == pytest.approx((0.5 - half, 0.5 + half))
+    # pairing: a shared offset per pair does not widen the interval
+    shifted = paired_interval([x + 10 * i for i, x in enumerate(a)],
+                              [y + 10 * i for i, y in enumerate(b)])
+    assert shifted == pytest.approx((mean, low, high))
+    assert paired_interval(np.array(a), np.array(b), confidence=0.5)[2] < high
+    with pytest.raises(ValueError, match="pair"):
+        paired_interval([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="two pairs"):
+        paired_interval([1.0], [2.0])
+    with pytest.raises(ValueError, match="confidence"):
+        paired_interval(a, b, confidence=1.0)
+    with pytest.raises(TypeError, match="a must"):
+        paired_interval("ab", "cd")
