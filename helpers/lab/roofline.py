@@ -18,7 +18,8 @@ import torch
 
 from helpers.core._validate import check_bool, check_number, check_positive_int
 from helpers.core.cost import conv_cost
-from helpers.lab.bench import LayerTiming, check_timings, time_callable
+from helpers.lab.convs import LayerTiming, check_timings
+from helpers.lab.timing import time_callable
 
 __all__ = ["BYTES_PER_FLOAT32", "Roofline", "arithmetic_intensity", "cache_sizes", "cpu_spec",
            "measure_bandwidth", "measure_peak_flops", "measure_roofline", "roofline_points",

@@ -14,7 +14,7 @@ from helpers.book.figures.cost import (
     plot_thread_scaling,
 )
 from helpers.core.cost import KINDS
-from helpers.lab.bench import MOBILENET_LAYERS, LayerTiming
+from helpers.lab.convs import MOBILENET_LAYERS, LayerTiming
 from helpers.lab.roofline import Roofline
 from helpers.lab.roofline import arithmetic_intensity as intensity
 

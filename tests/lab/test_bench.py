@@ -1,4 +1,5 @@
-"""Tests of helpers.lab.bench: structures, validation, the cost model. No assertion on speed."""
+"""Tests of helpers.lab.timing, helpers.lab.convs and helpers.lab.bench: structures,
+validation, the cost model. No assertion on speed."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.core.cost import KINDS, conv_cost, count_macs, count_parameters
-from helpers.lab import bench
-from helpers.lab.bench import LayerTiming, make_conv, time_callable, time_layers, time_module
+from helpers.lab import bench, convs
+from helpers.lab.convs import LayerTiming, make_conv, time_layers
+from helpers.lab.memory import forward_backward
+from helpers.lab.timing import time_callable, time_module
 
 FAST = 0.01  # seconds of timing per measurement in these tests
 
@@ -31,11 +34,23 @@ def test_time_callable_returns_a_sane_timing_and_restores_threads():
     assert torch.get_num_threads() == before
 
 
-def test_time_callable_runs_without_autograd():
+def test_time_callable_leaves_autograd_to_the_caller_and_times_a_training_step():
     w = torch.ones(3, requires_grad=True)
     seen = []
     time_callable(lambda: seen.append((w * 2).requires_grad), min_run_time=FAST)
-    assert not any(seen)
+    assert all(seen)
+    conv = torch.nn.Conv2d(2, 2, 3)
+    t = time_callable(forward_backward(conv, torch.randn(1, 2, 6, 6)), min_run_time=FAST)
+    assert t.median > 0 and conv.weight.grad is None
+
+
+def test_time_module_leaves_modes_and_statistics_unchanged():
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3), torch.nn.BatchNorm2d(2)).train()
+    model[1].eval()
+    before = [b.clone() for b in model.buffers()]
+    time_module(model, torch.randn(2, 2, 6, 6), min_run_time=FAST)
+    assert model.training and not model[1].training and model[0].training
+    assert all(torch.equal(a, b) for a, b in zip(before, model.buffers(), strict=True))
 
 
 @pytest.mark.parametrize(
@@ -157,22 +172,22 @@ def test_layer_timing_is_plain_data():
 
 
 def test_geometric_mean_and_words():
-    assert bench.geometric_mean([2.0, 8.0]) == pytest.approx(4.0)
-    assert bench.describe_speedup(1.05) == "about as fast"
-    assert bench.describe_speedup(1.84) == "1.8 times faster"
-    assert bench.describe_speedup(0.5) == "2.0 times slower"
-    assert bench.describe_speedup(1.05, tolerance=0.0) == "1.1 times faster"
+    assert convs.geometric_mean([2.0, 8.0]) == pytest.approx(4.0)
+    assert convs.describe_speedup(1.05) == "about as fast"
+    assert convs.describe_speedup(1.84) == "1.8 times faster"
+    assert convs.describe_speedup(0.5) == "2.0 times slower"
+    assert convs.describe_speedup(1.05, tolerance=0.0) == "1.1 times faster"
     with pytest.raises(ValueError, match="values"):
-        bench.geometric_mean([1.0, 0.0])
+        convs.geometric_mean([1.0, 0.0])
     with pytest.raises(TypeError, match="values"):
-        bench.geometric_mean([])
+        convs.geometric_mean([])
     with pytest.raises(ValueError, match="ratio"):
-        bench.describe_speedup(-1.0)
+        convs.describe_speedup(-1.0)
     with pytest.raises(ValueError, match="tolerance"):
-        bench.describe_speedup(1.0, tolerance=1.5)
+        convs.describe_speedup(1.0, tolerance=1.5)
     # NumPy scalars are numbers too
-    assert bench.describe_speedup(np.float32(1.84)) == "1.8 times faster"
-    assert bench.geometric_mean([np.float64(2.0), np.int64(8)]) == pytest.approx(4.0)
+    assert convs.describe_speedup(np.float32(1.84)) == "1.8 times faster"
+    assert convs.geometric_mean([np.float64(2.0), np.int64(8)]) == pytest.approx(4.0)
 
 
 def test_compare_timings():
@@ -180,20 +195,19 @@ def test_compare_timings():
          LayerTiming(16, 4, 3, {"normal": 4.0, "depthwise": 1.0})]
     b = [LayerTiming(8, 4, 3, {"normal": 1.0, "pointwise": 1.0}),
          LayerTiming(16, 4, 3, {"normal": 1.0, "pointwise": 1.0})]
-    assert bench.compare_timings(a, b) == {"normal": [2.0, 4.0]}
+    assert convs.compare_timings(a, b) == {"normal": [2.0, 4.0]}
     with pytest.raises(ValueError, match="same layers"):
-        bench.compare_timings(a, b[:1])
+        convs.compare_timings(a, b[:1])
     with pytest.raises(ValueError, match="share no"):
-        bench.compare_timings([a[0]], [LayerTiming(8, 4, 3, {"pointwise": 1.0})])
+        convs.compare_timings([a[0]], [LayerTiming(8, 4, 3, {"pointwise": 1.0})])
     with pytest.raises(TypeError, match="base"):
-        bench.compare_timings([], b)
+        convs.compare_timings([], b)
     with pytest.raises(TypeError, match=r"other\[1\]"):
-        bench.compare_timings(a, [b[0], 3])
+        convs.compare_timings(a, [b[0], 3])
 
 
 
 def test_time_callable_repeats_keeps_the_least_disturbed_measurement():
-    from helpers.lab.bench import time_callable
 
     calls = []
     t = time_callable(lambda: calls.append(1), repeats=3, min_run_time=0.01)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from helpers.core.cost import conv_cost
 from helpers.lab import roofline
-from helpers.lab.bench import LayerTiming
+from helpers.lab.convs import LayerTiming
 from helpers.lab.roofline import Roofline, arithmetic_intensity, traffic_bytes
 
 FAST = 0.01  # seconds of timing per measurement in these tests

@@ -17,7 +17,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from helpers.book.figures.style import KIND_COLORS, annotate_bars
 from helpers.core._validate import check_positive_int
 from helpers.core.cost import KINDS
-from helpers.lab.bench import LayerTiming, check_timings, compare_timings
+from helpers.lab.convs import LayerTiming, check_timings, compare_timings
 from helpers.lab.roofline import Roofline
 
 #: One marker per layer, so a layer is recognisable across kinds on the roofline.
