@@ -70,3 +70,59 @@ def rows(record: dict, group: str, **match: object) -> list[dict]:
     if not found:
         raise KeyError(f"no measurement of group {group!r} with {match}")
     return found
+
+
+# --------------------------------------------------------------------------
+# chapter 6's record as the objects the figures take
+# --------------------------------------------------------------------------
+
+
+def layers_of(record: dict) -> list[tuple[int, int]]:
+    """The ``(channels, size)`` layers of a record's ``layers`` group, in order."""
+    seen: list[tuple[int, int]] = []
+    for e in record["measurements"]:
+        if e["group"] == "layers":
+            layer = (e["params"]["channels"], e["params"]["size"])
+            if layer not in seen:
+                seen.append(layer)
+    return seen
+
+
+def layer_timings(record: dict, layout: str, threads: int = 1) -> list:
+    """The ``layers`` group of a record as :class:`helpers.lab.convs.LayerTiming`
+    (median seconds and relative IQR by kind), one per layer."""
+    from helpers.lab.convs import LayerTiming
+
+    out = []
+    for c, h in layers_of(record):
+        found = [r for r in rows(record, "layers", channels=c, size=h, layout=layout)
+                 if r["threads"] == threads]
+        if not found:
+            raise KeyError(f"no {layout} measurement at {threads} threads of layer {(c, h)}")
+        out.append(LayerTiming(c, h, 3, {r["params"]["kind"]: r["median"] for r in found},
+                               {r["params"]["kind"]: r["relative_iqr"] for r in found}))
+    return out
+
+
+def roofline_from(record: dict):
+    """The one-thread :class:`helpers.lab.roofline.Roofline` of a record: the
+    measured peak, and one memory roof per copy of the ``bandwidth`` group
+    (compulsory bytes: read + write)."""
+    import math
+
+    from helpers.lab.roofline import Roofline
+
+    peak = record["peak"]
+    gemm = next(e for e in peak["entries"] if e["params"]["op"] == "gemm"
+                and e["threads"] == 1)
+    levels = []
+    for r in rows(record, "bandwidth"):
+        level = r["params"]["level"]
+        capacity = math.inf if level == "DRAM" else float(r["params"]["capacity"])
+        levels.append((level, capacity, r["bytes"] / r["median"]))
+    levels.sort(key=lambda roof: roof[1])
+    source = (f"measured; it implies {peak['implied_ghz']['1']:.2f} GHz x {peak['lanes']} "
+              f"lanes x {peak['fma_units']} FMA units x 2")
+    return Roofline(peak_flops=peak["flops"]["1"], bandwidth=levels[-1][2], threads=1,
+                    matmul_flops=gemm["flops"] / summary(gemm)["median"], peak_source=source,
+                    levels=tuple(levels))

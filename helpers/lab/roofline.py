@@ -106,7 +106,8 @@ class Roofline:
 
     def verdict(self, intensity: float, achieved_flops: float, working_set: float,
                 *, margin: float = 1.6) -> tuple[str, float, str]:
-        """What limits an operation: ``(verdict, factor, roof)``.
+        """What limits an operation: ``(verdict, factor, roof)``; ``roof`` is the
+        binding roof (``"compute"`` or the memory level), whatever the verdict.
 
         ``factor`` is how far below its attainable performance (the lower of the
         compute roof and the memory roof of :meth:`roof_for`) the operation ran.
@@ -121,12 +122,13 @@ class Roofline:
         roof, bandwidth = self.roof_for(working_set)
         memory = bandwidth * intensity
         factor = min(self.peak_flops, memory) / achieved_flops
-        limit = "compute-bound" if self.peak_flops <= memory else "bandwidth-bound"
+        compute = self.peak_flops <= memory
+        binding = "compute" if compute else roof
         if factor <= margin:
-            return limit, factor, "compute" if limit == "compute-bound" else roof
+            return ("compute-bound" if compute else "bandwidth-bound"), factor, binding
         if factor >= margin * margin:
-            return "below both roofs", factor, roof
-        return "borderline", factor, roof
+            return "below both roofs", factor, binding
+        return "borderline", factor, binding
 
 
 def cpu_spec() -> dict[str, object] | None:
@@ -193,15 +195,15 @@ def measure_peak_flops(*, size: int = 1024, threads: int = 1, min_run_time: floa
 
 
 def measure_bandwidth(*, nbytes: int = 2**27, threads: int = 1,
-                      min_run_time: float = 0.1, write_allocate: bool = True,
+                      min_run_time: float = 0.1, write_allocate: bool = False,
                       repeats: int = 1) -> float:
     """Bytes/s of copying an ``nbytes`` float32 tensor into another.
 
-    A copy reads ``nbytes`` and writes ``nbytes``; with ``write_allocate`` (the
-    default) it also counts the read of each destination line that a
-    write-allocate cache does before writing it, ``3 * nbytes`` in all. (Large
-    copies that use non-temporal stores skip that read; then the true figure
-    is two thirds of this one.) The default, 128 MiB, is larger than the caches
+    A copy reads ``nbytes`` and writes ``nbytes``: by default its compulsory
+    traffic, ``2 * nbytes``, counted the same way as the operations' bytes
+    (:func:`traffic_bytes`). ``write_allocate=True`` also counts the read of each
+    destination line that a write-allocate cache does before writing it,
+    ``3 * nbytes`` in all. The default, 128 MiB, is larger than the caches
     of most CPUs, so this is the bandwidth of main memory; smaller tensors that
     stay in cache move faster.
     """

@@ -158,3 +158,13 @@ def test_measure_roofline_levels_and_write_allocate():
         roofline.measure_bandwidth(nbytes=2**12, write_allocate="yes")
     with pytest.raises(TypeError, match="levels"):
         roofline.measure_roofline(levels="yes")
+
+
+def test_verdict_names_the_compute_roof_when_compute_binds():
+    machine = Roofline(peak_flops=100e9, bandwidth=10e9, threads=1,
+                       levels=(("L2", 2**20, 50e9), ("DRAM", float("inf"), 10e9)))
+    # Intensity 10 FLOP/byte in L2: the memory roof is 500 GFLOP/s, compute (100) binds.
+    for achieved in (90e9, 50e9, 10e9):
+        verdict, _, roof = machine.verdict(10.0, achieved, 2**19)
+        assert roof == "compute", verdict
+    assert machine.verdict(0.5, 24e9, 2**19)[2] == "L2"  # 25 GFLOP/s memory roof binds

@@ -82,14 +82,17 @@ def plot_roofline(roofline: Roofline, points: Sequence[Mapping[str, object]], *,
             layers.append(p["layer"])
 
     intensities = [float(p["intensity"]) for p in points]
-    lo = min(min(intensities), roofline.ridge_intensity) / 4
-    hi = max(max(intensities), roofline.ridge_intensity) * 4
+    roofs = roofline.levels or (("DRAM", float("inf"), roofline.bandwidth),)
+    ridges = [roofline.peak_flops / bandwidth for _, _, bandwidth in roofs]
+    lo = min(*intensities, *ridges) / 4  # every ridge and point inside: no roof is clipped
+    hi = max(*intensities, *ridges) * 4
     grid = np.geomspace(lo, hi, 200)
     peak = roofline.peak_flops / 1e9
 
     fig, ax = plt.subplots(figsize=(8.0, 4.8))
-    compute_label = ("compute roof: FMA peak" if roofline.peak_source != "matmul"
-                     else "compute roof: matrix product")
+    compute_label = ("compute roof: matrix product" if roofline.peak_source == "matmul"
+                     else "compute roof: FMA peak" if roofline.peak_source.startswith("spec")
+                     else "compute roof: measured peak")
     ceilings = [ax.axhline(peak, color="black", linewidth=2,
                            label=f"{compute_label}, {peak:.3g} GFLOP/s")]
     if roofline.matmul_flops is not None and roofline.peak_source != "matmul":
@@ -111,9 +114,11 @@ def plot_roofline(roofline: Roofline, points: Sequence[Mapping[str, object]], *,
             ceilings += ax.plot(grid, np.minimum(peak, roofline.cache_bandwidth * grid / 1e9),
                                 color="0.35", linewidth=1.1, linestyle="--", zorder=1,
                                 label=f"with cache: {roofline.cache_bandwidth / 1e9:.3g} GB/s")
-    ax.axvline(roofline.ridge_intensity, color="0.4", linestyle=":", linewidth=1)
-    ax.annotate("ridge", (roofline.ridge_intensity, 0.02), xycoords=("data", "axes fraction"),
-                xytext=(4, 0), textcoords="offset points", fontsize=9, color="0.3")
+    for (name, _, _), ridge in zip(roofs, ridges, strict=True):  # one ridge per memory roof
+        ax.axvline(ridge, color="0.4", linestyle=":", linewidth=1)
+        ax.annotate(f"ridge {name}", (ridge, 0.02), xycoords=("data", "axes fraction"),
+                    xytext=(3, 0), textcoords="offset points", fontsize=8.5, color="0.3",
+                    rotation=90, va="bottom")
     for p in points:
         marker = LAYER_MARKERS[layers.index(p["layer"]) % len(LAYER_MARKERS)]
         ax.scatter(float(p["intensity"]), float(p["flops"]) / 1e9, s=60, marker=marker,
@@ -123,8 +128,8 @@ def plot_roofline(roofline: Roofline, points: Sequence[Mapping[str, object]], *,
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
     achieved = [float(p["flops"]) / 1e9 for p in points]
-    ax.set_ylim(min(min(achieved), roofline.bandwidth * lo / 1e9) / 1.5,
-                max(max(achieved), peak) * 1.5)
+    lowest = min(bandwidth for _, _, bandwidth in roofs)
+    ax.set_ylim(min(min(achieved), lowest * lo / 1e9) / 1.5, max(max(achieved), peak) * 1.5)
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
@@ -245,4 +250,34 @@ def plot_achieved_bandwidth(roofline: Roofline, points: Sequence[Mapping[str, ob
                fontsize=9)
     ax.set_title(title or f"Bandwidth each operation achieved ({roofline.threads} thread"
                           f"{'s' if roofline.threads > 1 else ''})")
+    return fig
+
+
+def plot_size_sweep(sides: Sequence[int], seconds: Mapping[str, Sequence[float]], *,
+                    channels: int) -> Figure:
+    """Time per call against the side ``H`` of the ``channels x H x H`` map, one line
+    per kind (log-log), with the smallest time drawn as the per-call floor."""
+    if isinstance(sides, str) or not isinstance(sides, Sequence) or not sides:
+        raise TypeError(f"sides must be a non-empty list of sizes, got {sides!r}")
+    if not isinstance(seconds, Mapping) or not seconds:
+        raise TypeError(f"seconds must map kinds to lists of times, got {seconds!r}")
+    for kind, times in seconds.items():
+        if kind not in KIND_COLORS or len(times) != len(sides):
+            raise ValueError(f"seconds[{kind!r}] must be a kind of {KINDS} with one time per "
+                             "side")
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    for kind, times in seconds.items():
+        ax.plot(sides, [t * 1e6 for t in times], marker="o", color=KIND_COLORS[kind],
+                label=f"{kind} 3x3")
+    floor = min(min(times) for times in seconds.values()) * 1e6
+    ax.axhline(floor, color="0.4", linestyle=":", linewidth=1,
+               label=f"smallest call: {floor:.3g} µs")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel(f"side H of the {channels} x H x H input (batch 1, NHWC)")
+    ax.set_ylabel("time per call (µs)")
+    ax.set_title("Where the call, the data and the arithmetic dominate")
+    ax.legend(fontsize=9.5)
     return fig
