@@ -186,7 +186,7 @@ clean:
 	rm -rf _build .pytest_cache .hypothesis .ruff_cache _config.test.yml _config.pdf.yml _config.handout.yml
 
 # The measurements chapters 6, 8 and 10 publish, taken under guards and written
-# to helpers/lab/data (about 25 minutes on 2 cores; run on a quiet machine).
+# to helpers/lab/data (at least 6 minutes on 2 cores; run on a quiet machine).
 # make measure ARGS="--quick" checks the harness in a minute without writing there.
 .PHONY: measure
 measure: $(READER)

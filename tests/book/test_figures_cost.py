@@ -140,3 +140,16 @@ def test_plot_achieved_bandwidth():
         plot_achieved_bandwidth(roof, points(timings()))
     with pytest.raises(TypeError, match="roofline"):
         plot_achieved_bandwidth(None, pts)
+
+
+def test_size_sweep_figure_and_validation():
+    from helpers.book.figures.cost import plot_size_sweep
+
+    fig = plot_size_sweep([1, 2, 4], {"normal": [1e-5, 2e-5, 8e-5],
+                                      "depthwise": [1e-5, 1e-5, 2e-5]}, channels=32)
+    ax = fig.axes[0]
+    assert ax.get_xlabel().startswith("side H") and len(ax.lines) == 3
+    with pytest.raises(ValueError, match="seconds"):
+        plot_size_sweep([1, 2], {"normal": [1.0]}, channels=8)
+    with pytest.raises(TypeError, match="sides"):
+        plot_size_sweep([], {"normal": []}, channels=8)
