@@ -59,11 +59,12 @@ NOTEBOOKS := $(wildcard chapters/*.ipynb)
 SLOW_FIRST := $(wildcard chapters/07_*.ipynb chapters/08_*.ipynb chapters/10_*.ipynb)
 NBVAL_ORDER := $(SLOW_FIRST) $(filter-out $(SLOW_FIRST),$(NOTEBOOKS))
 
-.PHONY: book test lint unit nbval nbval-other-cpu build-check pdf handout builds browser lab bench outputs clean help FORCE
+.PHONY: book test lint unit checks test-chapter nbval nbval-other-cpu build-check pdf handout builds browser lab bench outputs clean help FORCE
 
 help:
 	@echo "make book   build the book into _build/html (first run also builds .venv)"
-	@echo "make test   lint + unit tests + strict nbval + strict build + browser tests"
+	@echo "make test   lint + unit tests + checks + strict nbval + strict build + browser tests"
+	@echo "make test-chapter N=7  one chapter's unit tests and strict nbval"
 	@echo "make pdf    the whole book as one PDF: _build/pdf/book.pdf (needs Chromium)"
 	@echo "make handout  the book without exercise solutions: _build/handout/html"
 	@echo "make lab    open the chapters in JupyterLab"
@@ -102,13 +103,27 @@ book: $(READER)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
-test: lint unit nbval nbval-other-cpu builds browser
+test: lint unit checks nbval nbval-other-cpu builds browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests $(NOTEBOOKS)
 
+# The unit tests mirror the package's layers: tests/core, tests/lab, tests/book.
 unit: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser"
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 tests/core tests/lab tests/book
+
+# The book's and the set-up's own checks (chapters' structure, configuration,
+# the install recipes, Colab), apart from the unit tests; no browser.
+checks: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser" tests/site tests/setup
+
+# One chapter alone: its unit tests (marker chN, see tests/conftest.py) and
+# strict nbval of its notebook. make test-chapter N=7
+test-chapter: $(STAMP)
+	@test -n "$(N)" || { echo "Name the chapter: make test-chapter N=7"; exit 2; }
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m ch$(N) tests/core tests/lab tests/book
+	$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(wildcard chapters/$(shell printf %02d $(N))_*.ipynb)
 
 # Strict nbval: every notebook runs in a fresh kernel and its outputs must
 # equal the committed ones (only cells tagged nbval-ignore-output are exempt).
