@@ -33,6 +33,7 @@ __all__ = [
     "plot_image_row",
     "plot_pointwise_matmul",
     "plot_separable_ratio",
+    "kernel_slices_figure",
 ]
 
 
@@ -334,4 +335,46 @@ def plot_image_row(images: Sequence[np.ndarray], titles: Sequence[str], *,
         ax.set_axis_off()
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def kernel_slices_figure(kernels: Mapping[str, np.ndarray], *,
+                         multipliers: np.ndarray | None = None) -> Figure:
+    """Normal-convolution kernels ``(N, M, k, k)`` drawn as slices, side by side.
+
+    Each panel is a grid: row ``o`` (output channel), column ``c`` (input
+    channel), tile ``W[o, c]`` (a ``k x k`` filter). One red-blue scale, centred on
+    zero, serves every panel. ``multipliers`` (optional, ``(N, M)``) writes
+    ``x P[o, c]`` under each tile of the first panel.
+    """
+    if not kernels:
+        raise ValueError("kernels must map at least one title to a kernel")
+    arrays = {t: np.asarray(check_array(w, f"kernels[{t!r}]", ndim=4), float)
+              for t, w in kernels.items()}
+    n, m, kh, kw = next(iter(arrays.values())).shape
+    if any(w.shape != (n, m, kh, kw) for w in arrays.values()):
+        raise ValueError("every kernel must have the same shape (N, M, k, k)")
+    if multipliers is not None and np.shape(multipliers) != (n, m):
+        raise ValueError(f"multipliers must have shape ({n}, {m}), got {np.shape(multipliers)}")
+    limit = max(float(np.abs(w).max()) for w in arrays.values()) or 1.0
+    fig, axes = plt.subplots(1, len(arrays), squeeze=False,
+                             figsize=(max(2.6 * len(arrays) + 0.8, 4.6), 2.6 * n / m + 0.9))
+    for ax, (title, w) in zip(axes[0], arrays.items(), strict=True):
+        gap = np.full((n, m, kh + 1, kw + 1), np.nan)  # a blank line between tiles
+        gap[:, :, :kh, :kw] = w
+        grid = gap.transpose(0, 2, 1, 3).reshape(n * (kh + 1), m * (kw + 1))[:, :-1]
+        image = ax.imshow(grid, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_xticks([c * (kw + 1) + (kw - 1) / 2 for c in range(m)],
+                      [f"in {c}" for c in range(m)])
+        ax.set_yticks([o * (kh + 1) + (kh - 1) / 2 for o in range(n)],
+                      [f"out {o}" for o in range(n)])
+        ax.tick_params(length=0)
+        ax.grid(False)
+        ax.set_title(title, fontsize=11)
+        if multipliers is not None and ax is axes[0][0]:
+            for o in range(n):
+                for c in range(m):
+                    ax.text(c * (kw + 1) + (kw - 1) / 2, o * (kh + 1) + kh,
+                            f"x {multipliers[o, c]:+g}", ha="center", va="center", fontsize=7.5)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="weight")
     return fig
