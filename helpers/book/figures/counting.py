@@ -102,15 +102,17 @@ def receptive_field_figure(row: int = 0, col: int = 6, out_channel: int = 0) -> 
     running example (8x8, 3 channels, 3x3 filters, padding 1) feed output
     ``(out_channel, row, col)`` in a normal, depthwise, pointwise and depthwise
     separable convolution, with the multiply-adds per position (all 3 outputs)."""
-    size, m, n, k, pad = 8, 3, 3, 3, 1
-    for value, name, high in ((row, "row", size), (col, "col", size), (out_channel, "out_channel", n)):
+    size, in_ch, out_ch, k, pad = 8, 3, 3, 3, 1
+    for value, name, high in ((row, "row", size), (col, "col", size),
+                              (out_channel, "out_channel", out_ch)):
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < high:
             raise ValueError(f"{name} must be an int in [0, {high - 1}], got {value!r}")
-    layers = (("normal", k, "all", k * k * m * n, f"{k * k * m}·{n}"),
-              ("depthwise", k, "own", k * k * m, f"{k * k}·{m}"),
-              ("pointwise", 1, "all", m * n, f"{m}·{n}"),
-              ("separable", k, "all", k * k * m + m * n, f"{k * k * m} + {m * n}"))
-    fig, axes = plt.subplots(len(layers), m, figsize=(6.2, 8.4))
+    layers = (("normal", k, "all", k * k * in_ch * out_ch, f"{k * k * in_ch}·{out_ch}"),
+              ("depthwise", k, "own", k * k * in_ch, f"{k * k}·{in_ch}"),
+              ("pointwise", 1, "all", in_ch * out_ch, f"{in_ch}·{out_ch}"),
+              ("separable", k, "all", k * k * in_ch + in_ch * out_ch,
+               f"{k * k * in_ch} + {in_ch * out_ch}"))
+    fig, axes = plt.subplots(len(layers), in_ch, figsize=(6.2, 8.4))
     side = size + 2 * pad
     for (kind, window, channels, macs, formula), row_axes in zip(layers, axes, strict=True):
         half = (window - 1) // 2

@@ -71,7 +71,7 @@ def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     fsize, gap = 0.6, 0.25
     col_h = m * fsize + (m - 1) * gap
     top = 2.75 + col_h / 2
-    ax.text(3.45, 2.75, "$*$", ha="center", va="center", fontsize=22, color=slab.EDGE)
+    ax.text(3.45, 2.75, r"$\star$", ha="center", va="center", fontsize=22, color=slab.EDGE)
     for i in range(m):
         fy = top - (i + 1) * fsize - i * gap
         slab.stack(ax, 3.9, fy, fsize, [colors[i]], step=0.0, grid=k)
@@ -86,7 +86,7 @@ def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     # pointwise filters: n tiny stacks of m 1x1 cells, each giving one map
     psize, pstep, pgap = 0.32, 0.09, 0.28
     ptop = 2.75 + (n * (psize + (m - 1) * pstep) + (n - 1) * pgap) / 2
-    ax.text(8.75, 2.75, "$*$", ha="center", va="center", fontsize=22, color=slab.EDGE)
+    ax.text(8.75, 2.75, r"$\star$", ha="center", va="center", fontsize=22, color=slab.EDGE)
     pbottom = slab.filters_to_maps(ax, colors, n, x=9.35, top=ptop, size=psize, step=pstep,
                                    gap=pgap, grid=0, map_x=10.25, map_size=0.4,
                                    merge_at=(11.45, 2.75), font=11, pad=0.15)
