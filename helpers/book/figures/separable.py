@@ -151,13 +151,14 @@ def plot_grey_conversion(rgb: np.ndarray, grey: np.ndarray,
 
 
 def plot_pointwise_matmul(weight: np.ndarray, x: np.ndarray, y: np.ndarray, *,
-                          title: str | None = None) -> Figure:
+                          title: str | None = None, width: int | None = None) -> Figure:
     """A pointwise convolution drawn as the matrix product ``y = weight @ x``.
 
     ``weight`` has shape (N, M), ``x`` shape (M, P) (the input's channels by
     its P = H*W pixels) and ``y`` shape (N, P). Each matrix is a heat map (red
     positive, blue negative, one shared scale) with its shape in the title;
-    every column of ``x`` is one pixel.
+    every column of ``x`` is one pixel: with the image's ``width`` given, the
+    columns are labelled by the pixel's (row, column). A colour bar gives the scale.
     """
     check_array(weight, "weight", ndim=2)
     check_array(x, "x", ndim=2)
@@ -176,19 +177,25 @@ def plot_pointwise_matmul(weight: np.ndarray, x: np.ndarray, y: np.ndarray, *,
         (2, x, f"X ({m} x {pixels})", "pixel", "in channel"),
         (4, y, f"Y = W @ X ({n} x {pixels})", "pixel", "out channel"),
     ]
+    axes = []
     for column, matrix, name, xlabel, ylabel in panels:
         ax = fig.add_subplot(grid[0, column])
-        ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="equal")
+        shown = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="equal")
         ax.set_title(name)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(xlabel if width is None or xlabel != "pixel" else "pixel (row, column)")
         ax.set_ylabel(ylabel)
         ax.set_xticks(range(matrix.shape[1]) if matrix.shape[1] <= 9 else [])
+        if width and xlabel == "pixel" and matrix.shape[1] <= 9:
+            ax.set_xticklabels([f"{q // width},{q % width}" for q in range(matrix.shape[1])],
+                               fontsize=7, rotation=90)
+        axes.append(ax)
         ax.set_yticks(range(matrix.shape[0]))
         ax.grid(False)
     for column, symbol in ((1, "@"), (3, "=")):
         ax = fig.add_subplot(grid[0, column])
         ax.text(0.5, 0.5, symbol, ha="center", va="center", fontsize=22)
         ax.set_axis_off()
+    fig.colorbar(shown, ax=axes, shrink=0.9, label="value")
     if title:
         fig.suptitle(title)
     return fig
