@@ -237,10 +237,13 @@ def plot_cost_breakdown(layers: Mapping[str, Mapping[str, object]], *,
         labelled: set[str] = set()
         for row, name in enumerate(names):
             left = 0.0
+            total = sum(c[which] for c in pairs[name].values()) or 1.0
             for step, cost in pairs[name].items():
                 value = cost[which]
                 ax.barh(row, value, left=left, color=colors[step], height=0.6,
                         label=None if step in labelled else step)
+                if len(pairs[name]) > 1 and value / total < 0.03:  # too thin to see: mark it
+                    ax.plot(left + value / 2, row - 0.42, marker="v", color=colors[step])
                 labelled.add(step)
                 left += value
             text = f" {left:,.0f}"
@@ -313,10 +316,10 @@ def plot_image_row(images: Sequence[np.ndarray], titles: Sequence[str], *,
     """A row of images with titles: colour (3, H, W) in [0, 1] or grey (H, W).
 
     Grey images are scaled to their own range, or with ``symmetric=True``
-    around zero on a red-blue colour map (for signed filter responses: red
-    positive, blue negative, white zero; the scale ends at the 99th percentile
-    of the absolute values, so that a few extreme pixels do not wash out the
-    rest). The row fits the book's text column.
+    around zero on one red-blue colour map shared by every grey panel, with a
+    colour bar (for signed filter responses: red positive, blue negative; the
+    scale ends at the 99th percentile of the absolute values, so that a few
+    extreme pixels do not wash out the rest). The row fits the book's text column.
     """
     if len(images) == 0:
         raise ValueError("images must not be empty")
@@ -328,18 +331,23 @@ def plot_image_row(images: Sequence[np.ndarray], titles: Sequence[str], *,
     fig, axes = plt.subplots(1, len(checked), squeeze=False,
                              figsize=(panel * len(checked) + 0.2,
                                       panel * aspect + (0.9 if title else 0.5)))
+    grey = [image for image in checked if image.ndim == 2]
+    # one scale for every grey panel, ending at the 99th percentile, so that a few
+    # extreme pixels (often at a zero-padded border) do not wash out the rest
+    values = np.abs(np.concatenate([g.ravel() for g in grey])) if grey else np.ones(1)
+    limit = float(np.percentile(values, 99)) or float(values.max()) or 1.0
+    shown = None
     for ax, image, name in zip(axes[0], checked, titles, strict=True):
         if image.ndim == 3:
             ax.imshow(np.clip(image, 0, 1))
         elif symmetric:
-            # the 99th percentile, so that a few extreme pixels (often at a
-            # zero-padded border) do not wash out everything else
-            limit = float(np.percentile(np.abs(image), 99)) or float(np.abs(image).max()) or 1.0
-            ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            shown = ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
         else:
             ax.imshow(image, cmap="gray")
         ax.set_title(name)
         ax.set_axis_off()
+    if shown is not None:
+        fig.colorbar(shown, ax=axes[0].tolist(), shrink=0.8, extend="both", label="response")
     if title:
         fig.suptitle(title)
     return fig
