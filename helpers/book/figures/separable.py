@@ -243,7 +243,8 @@ def plot_cost_breakdown(layers: Mapping[str, Mapping[str, object]], *,
                 ax.barh(row, value, left=left, color=colors[step], height=0.6,
                         label=None if step in labelled else step)
                 if len(pairs[name]) > 1 and value / total < 0.03:  # too thin to see: mark it
-                    ax.plot(left + value / 2, row - 0.42, marker="v", color=colors[step])
+                    ax.plot(left + value / 2, row - 0.42, marker="v", markersize=8,
+                            color=colors[step], clip_on=False)
                 labelled.add(step)
                 left += value
             text = f" {left:,.0f}"
