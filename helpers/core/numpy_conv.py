@@ -275,15 +275,11 @@ def _depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
     multiplier = weight.shape[0] // channels
     # filters[c, j]: the j-th filter of channel c, shape (kh, kw).
     filters = args.weight.reshape(channels, multiplier, *weight.shape[2:])
-    if args.stride == (1, 1):
-        out = _depthwise_flat_shifts(args.x, filters, args)
-    else:
-        out = _depthwise_shifts(args.x, filters, args)
-    return _bias_and_shape(out, args)
+    return _bias_and_shape(_shift_and_add(args.x, filters, args), args)
 
 
-def _depthwise_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np.ndarray:
-    """Shift and add: each weight (i, k) of a filter scales a shifted copy of its channel."""
+def _shift_and_add(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np.ndarray:
+    """Each tap (i, j) of a filter scales a shifted copy of its channel; the copies add up."""
     n_images, channels = x.shape[:2]
     multiplier, kernel_h, kernel_w = filters.shape[1:]
     (stride_h, stride_w), (dilation_h, dilation_w) = args.stride, args.dilation
@@ -291,51 +287,12 @@ def _depthwise_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np
     padded = _zero_pad(x, args.padding)[:, :, np.newaxis]  # (B, M, 1, Hp, Wp)
     out = np.zeros((n_images, channels, multiplier, out_h, out_w), dtype=x.dtype)
     for i in range(kernel_h):
-        for k in range(kernel_w):
-            # The input pixels that weight (i, k) meets, one per output pixel.
+        for j in range(kernel_w):
+            # The input pixels that tap (i, j) meets, one per output pixel.
             rows = slice(i * dilation_h, i * dilation_h + stride_h * (out_h - 1) + 1, stride_h)
-            cols = slice(k * dilation_w, k * dilation_w + stride_w * (out_w - 1) + 1, stride_w)
-            out += filters[:, :, i, k, np.newaxis, np.newaxis] * padded[..., rows, cols]
+            cols = slice(j * dilation_w, j * dilation_w + stride_w * (out_w - 1) + 1, stride_w)
+            out += filters[:, :, i, j, np.newaxis, np.newaxis] * padded[..., rows, cols]
     return out.reshape(n_images, channels * multiplier, out_h, out_w)
-
-
-# Output rows (of the padded width) up to which stacking the taps is faster than
-# shift-and-add; measured on MobileNet's layers (28x28 and smaller stack, 56x56 adds).
-_SMALL_IMAGE = 2048
-
-
-def _depthwise_flat_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np.ndarray:
-    """:func:`_depthwise_shifts` for stride 1, about twice as fast.
-
-    Flatten each padded channel into one row: shifting the image by (i, k) is then
-    shifting the row by ``i * padded_width + k``, one long slice per weight instead
-    of ``out_h`` short ones. We compute ``out_h`` rows of the full padded width and
-    drop the extra columns at the end.
-    """
-    n_images, channels = x.shape[:2]
-    multiplier, kernel_h, kernel_w = filters.shape[1:]
-    (top, bottom), sides = args.padding
-    dilation_h, dilation_w = args.dilation
-    out_h, out_w = args.out_size
-    padded = _zero_pad(x, ((top, bottom + 1), sides))  # a spare zero row: no slice overruns
-    padded_h, padded_w = padded.shape[2:]
-    flat = padded.reshape(n_images, channels, 1, padded_h * padded_w)
-    length = out_h * padded_w
-    starts = [i * dilation_h * padded_w + k * dilation_w
-              for i in range(kernel_h) for k in range(kernel_w)]
-    if length <= _SMALL_IMAGE:
-        # Small images: stack the shifted rows, (N, C, kh*kw, length), and let one
-        # batched matrix product per channel do every multiply-add at once.
-        taps = np.stack([flat[:, :, 0, s : s + length] for s in starts], axis=2)
-        out = filters.reshape(1, channels, multiplier, kernel_h * kernel_w) @ taps
-    else:
-        # Large images: the stack would not fit in cache; add one shifted row at a time.
-        out = np.zeros((n_images, channels, multiplier, length), dtype=x.dtype)
-        taps_of = filters.reshape(channels, multiplier, kernel_h * kernel_w)
-        for t, s in enumerate(starts):
-            out += taps_of[:, :, t, np.newaxis] * flat[..., s : s + length]
-    out = out.reshape(n_images, channels * multiplier, out_h, padded_w)[..., :out_w]
-    return np.ascontiguousarray(out)
 
 
 def pointwise_conv2d(x: np.ndarray, weight: np.ndarray,

@@ -348,19 +348,3 @@ def test_conv2d_rejects_bad_input(function, changes, error, pattern):
 def test_other_functions_reject_bad_input(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
-
-
-@pytest.mark.parametrize("size", [12, 64])  # below and above numpy_conv._SMALL_IMAGE rows
-@pytest.mark.parametrize(("multiplier", "dilation"), [(1, 1), (2, 2)])
-def test_depthwise_conv2d_both_stride_one_paths_match_torch(size, multiplier, dilation):
-    from helpers.core import numpy_conv
-
-    rows = size * (size + 2)  # output length of the flattened rows, padding 1
-    assert (rows <= numpy_conv._SMALL_IMAGE) == (size == 12)
-    rng = np.random.default_rng(size + multiplier)
-    x = rng.standard_normal((2, 3, size, size))
-    weight = rng.standard_normal((3 * multiplier, 1, 3, 3))
-    got = depthwise_conv2d(x, weight, padding=1, dilation=dilation)
-    want = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), padding=1,
-                    dilation=dilation, groups=3).numpy()
-    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)

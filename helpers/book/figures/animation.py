@@ -51,6 +51,20 @@ def _quantize_frames(html: str, colors: int = 32) -> str:
                   flags=re.DOTALL)
 
 
+# matplotlib's player asks a CDN for Font Awesome icons: the book loads nothing
+# from the network, so its buttons show plain text symbols instead.
+_ICONS = {"fa-minus": "\u2212", "fa-fast-backward": "|\u25c0\u25c0", "fa-step-backward": "|\u25c0",
+          "fa-play fa-flip-horizontal": "\u25c0", "fa-pause": "\u275a\u275a", "fa-play": "\u25b6",
+          "fa-step-forward": "\u25b6|", "fa-fast-forward": "\u25b6\u25b6|", "fa-plus": "+"}
+
+
+def _offline_buttons(html: str) -> str:
+    """Drop the CDN stylesheet and put text symbols in place of the icon font."""
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*', "", html)
+    return re.sub(r'<i class="fa ([^"]+)"></i>',
+                  lambda m: f'<span aria-hidden="true">{_ICONS.get(m.group(1), "")}</span>', html)
+
+
 def _whole_square(values: np.ndarray, name: str) -> np.ndarray:
     """A square 2-D array of whole numbers, as int64."""
     values = check_array(values, name, ndim=2)
@@ -167,7 +181,7 @@ def sliding_window_animation(x: np.ndarray | None = None, kernel: np.ndarray | N
     with mpl.rc_context({"savefig.dpi": dpi, "animation.frame_format": "png"}):
         html = anim.to_jshtml(default_mode="loop")
     plt.close(fig)
-    html = _fix_animation_ids(_quantize_frames(html), html_id)
+    html = _offline_buttons(_fix_animation_ids(_quantize_frames(html), html_id))
     # matplotlib writes the frame <img> without alt text; describe the animation.
     alt = (f"Animation: a {k} by {k} window slides over a {size} by {size} input; at each "
            f"position the window times the kernel, summed, gives one value of the "

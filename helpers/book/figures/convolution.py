@@ -54,7 +54,7 @@ def normal_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     slab.caption(ax, fx + 0.35, bottom - 0.3,
                  f"$N = {n}$ filters\neach $({m}, {k}, {k})$")
     slab.caption(ax, mx + msize / 2, bottom - 0.3, "one map\nper filter", size=12)
-    ax.text(4.2, 2.7, "$*$", ha="center", va="center", fontsize=26, color=slab.EDGE)
+    ax.text(4.2, 2.7, r"$\star$", ha="center", va="center", fontsize=26, color=slab.EDGE)
 
     # output: the n maps stacked, map 1 in front
     out_colors = [slab.OUTPUT_GREYS[j % len(slab.OUTPUT_GREYS)] for j in range(n)]
@@ -87,7 +87,7 @@ def depthwise_conv_diagram(in_channels: int = 3, kernel_size: int = 3) -> Figure
         yc = height - (i + 0.5) * row_h
         slab.arrow(ax, (3.3, mid), (4.0, yc), color=colors[i])
         slab.stack(ax, 4.1, yc - 0.45, 0.9, [colors[i]], step=0.0)  # channel i
-        ax.text(5.35, yc, "$*$", ha="center", va="center", fontsize=20, color=slab.EDGE)
+        ax.text(5.35, yc, r"$\star$", ha="center", va="center", fontsize=20, color=slab.EDGE)
         slab.stack(ax, 5.75, yc - 0.3, 0.6, [colors[i]], step=0.0, grid=k)  # its filter
         slab.arrow(ax, (6.45, yc), (7.15, yc), color=colors[i])
         slab.stack(ax, 7.25, yc - 0.4, 0.8, [colors[i]], step=0.0)  # its output map
@@ -119,7 +119,7 @@ def channel_sum_diagram(in_channels: int = 3, kernel_size: int = 3) -> Figure:
     for i in range(m):
         yc = height - (i + 0.5) * row_h
         slab.stack(ax, 0.6, yc - 0.45, 0.9, [colors[i]], step=0.0)  # channel i
-        ax.text(1.85, yc, "$*$", ha="center", va="center", fontsize=20, color=slab.EDGE)
+        ax.text(1.85, yc, r"$\star$", ha="center", va="center", fontsize=20, color=slab.EDGE)
         slab.stack(ax, 2.25, yc - 0.3, 0.6, [colors[i]], step=0.0, grid=k)  # slice i
         slab.arrow(ax, (2.95, yc), (3.65, yc), color=colors[i])
         slab.stack(ax, 3.75, yc - 0.4, 0.8, [colors[i]], step=0.0)  # partial map i
@@ -304,14 +304,21 @@ def channels_filtered_figure(image: np.ndarray, filtered: np.ndarray, *,
                              squeeze=False)
     for i in range(c):
         for row, data, title in ((0, image[i], f"{names[i]} channel"),
-                                 (1, filtered[i], f"{names[i]} * {filter_names[i]}")):
+                                 (1, filtered[i], f"{names[i]} ⋆ {filter_names[i]}")):
             ax = axes[row, i]
             ax.grid(False)
             ax.set_xticks([])
             ax.set_yticks([])
             lo, hi = float(np.min(data)), float(np.max(data))
-            ax.imshow(data, cmap=channel_cmap(i, to_white=True), vmin=lo,
-                      vmax=hi if hi > lo else lo + 1, interpolation="nearest")
+            if row == 1 and lo < 0 < hi and abs(np.mean(data)) < 0.25 * np.std(data):
+                # a signed response centred on zero (an edge filter): red-blue
+                lim = float(np.percentile(np.abs(data), 99)) or max(-lo, hi)
+                shown = ax.imshow(data, cmap="RdBu_r", vmin=-lim, vmax=lim,
+                                  interpolation="nearest")
+                fig.colorbar(shown, ax=ax, shrink=0.8, extend="both").set_label("response")
+            else:
+                ax.imshow(data, cmap=channel_cmap(i, to_white=True), vmin=lo,
+                          vmax=hi if hi > lo else lo + 1, interpolation="nearest")
             ax.set_title(title, fontsize=11, color=channel_color(i))
     axes[0, 0].set_ylabel("input", fontsize=11)
     axes[1, 0].set_ylabel("depthwise output", fontsize=11)
