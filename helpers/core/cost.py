@@ -11,7 +11,6 @@ costs N times as much.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
