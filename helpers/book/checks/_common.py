@@ -10,16 +10,21 @@ methods raise), the checker answers with a message and never crashes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import numbers
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
 from typing import Any, ParamSpec
 
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
 from helpers.book.checks import CheckResult, failed, passed
+from helpers.core import _validate, numpy_conv
 
 P = ParamSpec("P")
 
@@ -51,6 +56,15 @@ def require_callable(fn: object, name: str = "fn", kind: str = "a function") -> 
         raise bad_argument(TypeError(f"{name} must be {kind}, got {type(fn).__name__}"))
 
 
+def require_seed(seed: object) -> int:
+    """A checker's ``seed`` argument as an int >= 0; a bad one is the caller's
+    mistake (raised), not the learner's answer."""
+    try:
+        return _validate.require_int(seed, "seed", minimum=0)
+    except (TypeError, ValueError) as error:
+        raise bad_argument(error) from None
+
+
 def checker(run: Callable[P, str]) -> Callable[P, CheckResult]:
     """Turn ``run`` (returns the success message, raises :class:`Refusal`)
     into a checker that returns a :class:`~helpers.book.checks.CheckResult`.
@@ -72,7 +86,53 @@ def checker(run: Callable[P, str]) -> Callable[P, CheckResult]:
             return failed(f"{UNFORESEEN} ({type(exc).__name__}: {_short(str(exc))}). "
                           "Return the kind of value the exercise asks for.")
 
+    wrapped.is_checker = True  # type: ignore[attr-defined]  # how tests find every checker
     return wrapped
+
+
+class _GroupedConvs(TorchFunctionMode):
+    """Records the ``groups`` of every grouped PyTorch convolution run inside it."""
+
+    #: (function name, position of ``groups`` among its arguments)
+    _GROUPS_AT = {"conv1d": 6, "conv2d": 6, "conv3d": 6, "convolution": 8,
+                  "_convolution": 8}
+
+    def __init__(self, found: list[int]) -> None:
+        super().__init__()
+        self.found = found
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        at = self._GROUPS_AT.get(getattr(func, "__name__", ""))
+        if at is not None:
+            groups = kwargs.get("groups", args[at] if len(args) > at else 1)
+            if isinstance(groups, numbers.Integral) and groups > 1:
+                self.found.append(int(groups))
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def grouped_convolutions() -> Iterator[list[int]]:
+    """The ``groups`` of every grouped convolution run inside the block, as a list:
+    PyTorch's (seen by a ``TorchFunctionMode``, so ``nn.Conv2d(groups=...)`` and
+    ``F.conv2d(..., groups=...)`` alike) and the book's NumPy ones (seen by a
+    profile hook on the argument parser they share, so ``depthwise_conv2d`` too)."""
+    found: list[int] = []
+    parser = numpy_conv._parse_conv_args.__code__
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is parser:
+            groups = frame.f_locals.get("groups")
+            if isinstance(groups, numbers.Integral) and groups > 1:
+                found.append(int(groups))
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        with _GroupedConvs(found):
+            yield found
+    finally:
+        sys.setprofile(previous)
 
 
 def describe(value: Any) -> str:
@@ -117,12 +177,22 @@ def _scalar_array(value: Any) -> np.ndarray | None:
     return None
 
 
+def _whole(value: numbers.Rational | Decimal) -> bool:
+    try:
+        return bool(value == math.floor(value))
+    except (ArithmeticError, ValueError):  # NaN, infinity
+        return False
+
+
 def as_int(value: Any, where: str, hint: str = "") -> int:
     """A whole-number answer as an int: Python and NumPy integers, 0-d integer
     arrays and tensors are accepted; bools, floats and everything else refused
     (``hint`` is added when a float was returned)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
         return int(value)
+    if (isinstance(value, numbers.Rational | Decimal) and not isinstance(value, bool | np.bool_)
+            and _whole(value)):
+        return int(value)  # an exact whole number: Fraction(51, 1), Decimal("51")
     array = _scalar_array(value)
     if array is not None and array.dtype.kind in "iu":
         return int(array)
@@ -140,12 +210,30 @@ def as_real(value: Any, where: str) -> tuple[float, float]:
     if isinstance(value, bool | np.bool_):
         array = None
     elif isinstance(value, int | float) and not isinstance(value, np.generic):
-        return float(value), _RTOL_EXACT
+        return float(value), _python_rtol(np.array([value], dtype=np.float64))
+    elif isinstance(value, numbers.Rational | Decimal):  # exact: Fraction, Decimal
+        number = float(value)
+        if not math.isfinite(number):
+            raise Refusal(f"{where} returned {describe(value)}; return a finite number.")
+        return number, _RTOL_EXACT
     else:
         array = _scalar_array(value)
     if array is None or array.dtype.kind not in "iuf":
         raise Refusal(f"{where} returned {describe(value)}; return a number (a float).")
     return float(array), rtol_for(array.dtype)
+
+
+def _python_rtol(array: np.ndarray) -> float:
+    """The tolerance of numbers that came without a dtype (Python floats, lists):
+    float32's if every one is exactly a float32 (as ``tensor.tolist()`` of a
+    float32 result gives), else float64's."""
+    finite = array[np.isfinite(array)]
+    with np.errstate(over="ignore"):
+        single = finite.astype(np.float32).astype(np.float64)
+    integral = np.all(finite == np.round(finite))
+    if finite.size and not integral and np.array_equal(single, finite):
+        return _RTOL[np.dtype(np.float32)]
+    return _RTOL_EXACT
 
 
 def rtol_for(dtype: np.dtype) -> float:
@@ -179,6 +267,8 @@ def as_array(value: Any, where: str, verb: str = "returned") -> tuple[np.ndarray
                           f"({type(exc).__name__}).") from None
     if isinstance(value, np.ndarray):
         array = value
+    elif isinstance(value, np.generic):
+        array = np.asarray(value)
     elif isinstance(value, list | tuple):
         try:
             array = np.asarray(value)
@@ -187,8 +277,11 @@ def as_array(value: Any, where: str, verb: str = "returned") -> tuple[np.ndarray
         if array is None or array.dtype.kind not in "iuf":
             raise Refusal(f"{where} {verb} {describe(value)}, which is not an "
                           "array of numbers; return a NumPy array.")
+        if array.dtype == np.float64:  # Python floats: their precision is not written
+            rtol = _python_rtol(array.ravel())
     else:
-        raise Refusal(f"{where} {verb} {describe(value)}; return a NumPy array.")
+        raise Refusal(f"{where} {verb} {describe(value)}; return a NumPy array (or a "
+                      "tensor).")
     if array.dtype.kind not in "iuf":
         kind = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "strings",
                 "O": "Python objects"}.get(array.dtype.kind, f"dtype {array.dtype}")

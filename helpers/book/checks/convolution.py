@@ -23,9 +23,11 @@ from helpers.book.checks._common import (
     close,
     collect,
     compare_all,
+    grouped_convolutions,
     largest_error,
     precision_hint,
     require_callable,
+    require_seed,
 )
 
 #: (input_size, kernel_size, padding, stride, dilation) cases for the output size.
@@ -109,10 +111,20 @@ def check_depthwise(fn: Callable[..., object], *, seed: int = 0) -> str:
     (no padding, stride 1) in which output channel ``c`` is input channel ``c``
     cross-correlated with ``weight[c]``, and leave ``x`` and ``weight`` as they
     were. Arrays, tensors and nested lists are accepted, within the tolerance
-    of their dtype.
+    of their dtype. The exercise forbids a grouped convolution (``groups=`` in
+    PyTorch or NumPy, or ``depthwise_conv2d``): an answer that runs one is refused.
     """
     require_callable(fn)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(require_seed(seed))
+    used: list[int] = []
+
+    def watched(*args: object) -> object:
+        with grouped_convolutions() as found:
+            try:
+                return fn(*args)
+            finally:
+                used.extend(found)
+
     for c, h, w, k in DEPTHWISE_CASES:
         x = rng.standard_normal((c, h, w))
         weight = rng.standard_normal((c, k, k))
@@ -124,8 +136,13 @@ def check_depthwise(fn: Callable[..., object], *, seed: int = 0) -> str:
             return (": one map per channel, each (H - k + 1) x (W - k + 1). "
                     + _depthwise_shape_hint(shape, want, given))
 
-        got, rtol, right = array_answer(fn, {"x": x, "weight": weight}, want, where,
+        got, rtol, right = array_answer(watched, {"x": x, "weight": weight}, want, where,
                                         shape_hint=shape_hint)
+        if used:
+            raise Refusal(f"{where} ran a grouped convolution (groups={used[0]}): the "
+                          "exercise asks for the depthwise convolution without groups= or "
+                          "depthwise_conv2d. Filter each channel c with weight[c] as a "
+                          "one-channel convolution, and stack the results.")
         if not right:
             raise Refusal(f"{where}: values differ from PyTorch's groups={c} convolution "
                           f"(largest difference {largest_error(got, want):.3g}). "
