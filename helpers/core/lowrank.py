@@ -26,6 +26,7 @@ separable, a ``k x 1`` filter followed by a ``1 x k`` one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from copy import deepcopy
 from typing import Any
 
@@ -62,17 +63,14 @@ __all__ = [
 
 def _to_numpy(x: Any, name: str) -> np.ndarray:
     """``x`` (array or tensor of real numbers) as a float64 NumPy array."""
-    if isinstance(x, torch.Tensor):
-        if x.is_complex() or x.dtype == torch.bool:
-            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
-        array = x.detach().cpu().to(torch.float64).numpy()
-    elif isinstance(x, np.ndarray):
-        if x.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
-        array = x.astype(np.float64)
-    else:
+    if not isinstance(x, torch.Tensor | np.ndarray):
         raise TypeError(f"{name} must be a NumPy array or a torch tensor, got "
                         f"{type(x).__name__} {_describe(x)}")
+    if (x.is_complex() or x.dtype == torch.bool) if isinstance(x, torch.Tensor) else (
+            x.dtype.kind not in "biuf"):
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    array = (x.detach().cpu().to(torch.float64).numpy() if isinstance(x, torch.Tensor)
+             else x.astype(np.float64))
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must hold finite numbers, got NaN or infinity")
     return array
@@ -88,25 +86,23 @@ def _like(result: np.ndarray, template: Any) -> Any:
     return result.astype(dtype)
 
 
-def _check_normal(weight: Any, name: str = "weight") -> np.ndarray:
+def _check_kernel(weight: Any, name: str, layout: str) -> np.ndarray:
+    """``weight`` as float64, required to be a non-empty kernel of ``layout``'s rank."""
     w = _to_numpy(weight, name)
-    if w.ndim != 4:
-        raise ValueError(
-            f"{name} must be a 4-D normal convolution kernel (out_channels, in_channels, kh, kw), "
-            f"got shape {tuple(w.shape)}"
-        )
+    if w.ndim != layout.count(",") + 1:
+        raise ValueError(f"{name} must be a {layout.count(',') + 1}-D kernel {layout}, "
+                         f"got shape {tuple(w.shape)}")
     if w.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(w.shape)}")
     return w
 
 
-def _check_2d_kernel(kernel: Any, name: str = "kernel") -> np.ndarray:
-    k = _to_numpy(kernel, name)
-    if k.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D kernel (kh, kw), got shape {tuple(k.shape)}")
-    if k.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {tuple(k.shape)}")
-    return k
+def _check_normal(weight: Any) -> np.ndarray:
+    return _check_kernel(weight, "weight", "(out_channels, in_channels, kh, kw)")
+
+
+def _check_2d_kernel(kernel: Any) -> np.ndarray:
+    return _check_kernel(kernel, "kernel", "(kh, kw)")
 
 
 def _slices(w: np.ndarray) -> np.ndarray:
@@ -232,13 +228,9 @@ def approximation_errors(weight: Any, ranks: Any = None) -> np.ndarray:
         ranks = range(1, q + 1)
     if isinstance(ranks, int | np.integer) and not isinstance(ranks, bool):
         ranks = [ranks]
-    try:
-        ranks = [require_positive_int(r, "ranks entry") for r in ranks]
-    except TypeError as exc:
-        if "ranks entry" in str(exc):
-            raise
-        raise TypeError(f"ranks must be a sequence of positive ints, got {_describe(ranks)}") \
-            from None
+    if not isinstance(ranks, Iterable) or isinstance(ranks, str):
+        raise TypeError(f"ranks must be a sequence of positive ints, got {_describe(ranks)}")
+    ranks = [require_positive_int(r, "ranks entry") for r in ranks]
     if not ranks:
         raise ValueError("ranks must not be empty")
     energy = s**2
@@ -331,8 +323,7 @@ def recalibrate_batch_norm(model: nn.Module, images: Any,
     step = len(x) if batch_size is None else batch_size
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     # What is restored if the model cannot run on the images: statistics, momenta, modes.
-    saved = [({k: v.clone() for k, v in norm._buffers.items() if v is not None},
-              norm.momentum) for norm in norms]
+    saved = [(deepcopy(norm.state_dict()), norm.momentum) for norm in norms]
     modes = [(module, module.training) for module in model.modules()]
     first = next((p for p in model.parameters() if p.is_floating_point()), None)
     dtype = first.dtype if first is not None else x.dtype
@@ -345,9 +336,8 @@ def recalibrate_batch_norm(model: nn.Module, images: Any,
             for start in range(0, len(x), step):
                 model(x[start:start + step].to(dtype))
     except Exception as error:
-        for norm, (buffers, _) in zip(norms, saved, strict=True):
-            for name, value in buffers.items():
-                norm._buffers[name] = value
+        for norm, (state, _) in zip(norms, saved, strict=True):
+            norm.load_state_dict(state)
         for module, training in modes:
             module.training = training
         raise ValueError(f"model cannot run on images of shape {tuple(x.shape)} "
