@@ -375,3 +375,44 @@ def test_reference_fold_is_pytorchs():
     want = fuse_conv_bn_weights(w, b, m, v, 1e-5, g, beta)
     for got, ref in zip(fold(w, b, m, v, g, beta, 1e-5), want, strict=True):
         torch.testing.assert_close(got, ref.detach())
+
+
+# ------------------------------------------------------------------ the bias exercise
+
+
+def fold_bias(pointwise_weight, depthwise_bias, pointwise_bias):
+    return pointwise_weight[:, :, 0, 0] @ depthwise_bias + pointwise_bias
+
+
+def test_fold_bias_exercises_batch_norm_too():
+    from helpers.book.checks.frameworks import check_fold_bias
+
+    result = check_fold_bias(fold_bias)
+    assert_passes(result)
+    for phrase in ("nothing between the steps, the same layer",
+                   "a ReLU between the steps, the layer changes",
+                   "a batch norm between the steps, the layer changes"):
+        assert phrase in words(result)
+
+
+@pytest.mark.parametrize(("answer", "phrase"), [
+    (lambda p, b, c: (fold_bias(p, b, c), b.zero_())[0], "place"),
+    (lambda p, b, c: p[:, :, 0, 0] @ b, "own bias is missing"),
+    (lambda p, b, c: b.sum() + c, "weight the depthwise biases"),
+    (lambda p, b, c: fold_bias(p, b, c)[:1], "one bias per output channel"),
+], ids=["mutation-fold_bias", "wrong-fold_bias no pointwise bias", "wrong-fold_bias summed",
+        "wrong-fold_bias shape"])
+def test_fold_bias_refuses_wrong_answers(answer, phrase):
+    from helpers.book.checks.frameworks import check_fold_bias
+
+    assert_fails(check_fold_bias(answer), phrase)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda p, b, c: fold_bias(p, b, c).float().tolist(),
+    lambda p, b, c: (p[:, :, 0, 0].numpy() @ b.numpy() + c.numpy()).reshape(-1, 1),
+], ids=["form-fold_bias float32 list", "form-fold_bias column"])
+def test_fold_bias_accepts_other_forms(answer):
+    from helpers.book.checks.frameworks import check_fold_bias
+
+    assert_passes(check_fold_bias(answer))

@@ -10,21 +10,18 @@ methods raise), the checker answers with a message and never crashes.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import numbers
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, ParamSpec
 
 import numpy as np
 import torch
-from torch.overrides import TorchFunctionMode
 
 from helpers.book.checks import CheckResult, failed, passed
-from helpers.core import _validate, numpy_conv
+from helpers.core import _validate
 
 P = ParamSpec("P")
 
@@ -88,51 +85,6 @@ def checker(run: Callable[P, str]) -> Callable[P, CheckResult]:
 
     wrapped.is_checker = True  # type: ignore[attr-defined]  # how tests find every checker
     return wrapped
-
-
-class _GroupedConvs(TorchFunctionMode):
-    """Records the ``groups`` of every grouped PyTorch convolution run inside it."""
-
-    #: (function name, position of ``groups`` among its arguments)
-    _GROUPS_AT = {"conv1d": 6, "conv2d": 6, "conv3d": 6, "convolution": 8,
-                  "_convolution": 8}
-
-    def __init__(self, found: list[int]) -> None:
-        super().__init__()
-        self.found = found
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        kwargs = kwargs or {}
-        at = self._GROUPS_AT.get(getattr(func, "__name__", ""))
-        if at is not None:
-            groups = kwargs.get("groups", args[at] if len(args) > at else 1)
-            if isinstance(groups, numbers.Integral) and groups > 1:
-                self.found.append(int(groups))
-        return func(*args, **kwargs)
-
-
-@contextlib.contextmanager
-def grouped_convolutions() -> Iterator[list[int]]:
-    """The ``groups`` of every grouped convolution run inside the block, as a list:
-    PyTorch's (seen by a ``TorchFunctionMode``, so ``nn.Conv2d(groups=...)`` and
-    ``F.conv2d(..., groups=...)`` alike) and the book's NumPy ones (seen by a
-    profile hook on the argument parser they share, so ``depthwise_conv2d`` too)."""
-    found: list[int] = []
-    parser = numpy_conv._parse_conv_args.__code__
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call" and frame.f_code is parser:
-            groups = frame.f_locals.get("groups")
-            if isinstance(groups, numbers.Integral) and groups > 1:
-                found.append(int(groups))
-
-    previous = sys.getprofile()
-    sys.setprofile(profile)
-    try:
-        with _GroupedConvs(found):
-            yield found
-    finally:
-        sys.setprofile(previous)
 
 
 def describe(value: Any) -> str:

@@ -7,13 +7,18 @@ hint when the evidence shows a common mistake.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
-from collections.abc import Callable
+import numbers
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from helpers.book.checks._common import (
     Refusal,
@@ -23,12 +28,12 @@ from helpers.book.checks._common import (
     close,
     collect,
     compare_all,
-    grouped_convolutions,
     largest_error,
     precision_hint,
     require_callable,
     require_seed,
 )
+from helpers.core import numpy_conv
 
 #: (input_size, kernel_size, padding, stride, dilation) cases for the output size.
 OUTPUT_SIZE_CASES: tuple[tuple[int, int, int, int, int], ...] = tuple(
@@ -177,3 +182,48 @@ def _depthwise_value_hint(x: np.ndarray, weight: np.ndarray, got: np.ndarray,
     want = reference_depthwise(x, weight)
     return ("Output channel c must be input channel c cross-correlated with weight[c] "
             "alone." + precision_hint(got, want, rtol))
+
+
+class _GroupedConvs(TorchFunctionMode):
+    """Records the ``groups`` of every grouped PyTorch convolution run inside it."""
+
+    #: (function name, position of ``groups`` among its arguments)
+    _GROUPS_AT = {"conv1d": 6, "conv2d": 6, "conv3d": 6, "convolution": 8,
+                  "_convolution": 8}
+
+    def __init__(self, found: list[int]) -> None:
+        super().__init__()
+        self.found = found
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        at = self._GROUPS_AT.get(getattr(func, "__name__", ""))
+        if at is not None:
+            groups = kwargs.get("groups", args[at] if len(args) > at else 1)
+            if isinstance(groups, numbers.Integral) and groups > 1:
+                self.found.append(int(groups))
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def grouped_convolutions() -> Iterator[list[int]]:
+    """The ``groups`` of every grouped convolution run inside the block, as a list:
+    PyTorch's (seen by a ``TorchFunctionMode``, so ``nn.Conv2d(groups=...)`` and
+    ``F.conv2d(..., groups=...)`` alike) and the book's NumPy ones (seen by a
+    profile hook on the argument parser they share, so ``depthwise_conv2d`` too)."""
+    found: list[int] = []
+    parser = numpy_conv._parse_conv_args.__code__
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is parser:
+            groups = frame.f_locals.get("groups")
+            if isinstance(groups, numbers.Integral) and groups > 1:
+                found.append(int(groups))
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        with _GroupedConvs(found):
+            yield found
+    finally:
+        sys.setprofile(previous)

@@ -319,3 +319,4 @@ def check_separable_macs(fn: Callable[[int, int, int, int, int], object]) -> str
     compare_all(answers, expected, int.__eq__, _macs_call, _MACS_MISTAKES,
                 "Count each step: (weights of the step) x (output positions), then add.")
     return f"Correct on all {len(MACS_CASES)} cases."
+
