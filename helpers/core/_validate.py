@@ -214,6 +214,9 @@ def require_input_channels(x: Any, in_channels: int, owner: str) -> None:
             f"{owner} expected a 4-D input (B, M, H, W) or a 3-D input (M, H, W) with "
             f"{in_channels} channels, got a {len(shape)}-D input with shape {shape}"
         )
+    if 0 in shape[-2:]:
+        raise ValueError(f"{owner} expected an input at least 1 x 1 in height and width, "
+                         f"got shape {shape}")
     if shape[-3] != in_channels:
         raise ValueError(
             f"{owner} expected input with {in_channels} channels (in_channels={in_channels}), "

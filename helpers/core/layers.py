@@ -30,7 +30,7 @@ from helpers.core._validate import (
     require_parameter_count,
     require_positive_int,
 )
-from helpers.core.geometry import Padding, resolve_padding, same_padding
+from helpers.core.geometry import Padding, output_length, resolve_padding, same_padding
 
 __all__ = [
     "ConvBNReLU",
@@ -54,10 +54,17 @@ def _conv2d_padding(padding: Padding, kernel_size: tuple[int, int], stride: tupl
 
 
 @torch.jit.unused
-def _check_input(x: torch.Tensor, layer: nn.Module, weight: torch.Tensor) -> None:
-    """The checks of a layer's input (Python only: TorchScript skips them)."""
-    require_input_channels(x, layer.in_channels, type(layer).__name__)
-    require_layer_input(x, weight, type(layer).__name__)
+def _check_input(x: torch.Tensor, layer: nn.Module, conv: nn.Conv2d) -> None:
+    """The checks of a layer's input (Python only: TorchScript skips them): a
+    floating tensor with the right channels, dtype and device, large enough for
+    the (dilated) kernel."""
+    owner = type(layer).__name__
+    require_input_channels(x, layer.in_channels, owner)
+    require_layer_input(x, conv.weight, owner)
+    if conv.padding != "same":
+        for axis, size, k, d, p in zip(("height", "width"), x.shape[-2:], conv.kernel_size,
+                                       conv.dilation, conv.padding, strict=True):
+            output_length(size, k, 1, 2 * p, d, f"the input's {axis} ({owner})")
 
 
 def _make_module(factory: Callable[..., nn.Module] | None, name: str, example: str,
@@ -97,7 +104,7 @@ class _WrappedConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():
-            _check_input(x, self, self.conv.weight)
+            _check_input(x, self, self.conv)
         return self.conv(x)
 
 
@@ -199,7 +206,7 @@ class DepthwiseSeparableConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_scripting():
-            _check_input(x, self, self.depthwise.conv.weight)
+            _check_input(x, self, self.depthwise.conv)
         unbatched = x.ndim == 3
         if unbatched:  # norms want a batch axis; nn.Conv2d does not
             x = x.unsqueeze(0)

@@ -325,3 +325,17 @@ def test_bug_strided_same_is_one_policy_for_numpy_and_layers(size, k):
 def test_bug_channel_divisor_is_gone():
     with pytest.raises(TypeError):
         models.mobilenet_v1(1.0, 10, True, 8)
+
+
+@pytest.mark.parametrize(("call", "phrase"), [
+    (lambda: layers.DepthwiseConv2d(3, 5, padding="valid")(torch.zeros(1, 3, 2, 2)),
+     "kernel spans 5 pixels in the input's height"),
+    (lambda: layers.DepthwiseConv2d(3, 3)(torch.zeros(1, 3, 0, 4)), "at least 1 x 1"),
+    (lambda: layers.DepthwiseSeparableConv2d(3, 2, 5, padding=0)(torch.zeros(3, 3, 3)),
+     "kernel spans 5"),
+], ids=["empty-layer input smaller than the kernel", "empty-layer input of height 0",
+        "empty-separable unbatched input too small"])
+def test_a_layer_input_too_small_is_refused_by_the_layer(call, phrase):
+    with pytest.raises(ValueError, match=phrase) as info:
+        call()
+    assert "helpers" in str(info.traceback[-1].path)
