@@ -11,8 +11,10 @@ an even kernel the extra zero goes to the bottom/right). ``nn.Conv2d`` refuses
 ``"same"`` with a stride above 1; there the layers follow the book's one policy,
 stated in :mod:`helpers.core.geometry` (torchvision's symmetric zeros).
 
-The layers can be scripted with ``torch.jit.script``: their forward checks its
-input only when run as Python (TorchScript skips the checks).
+The layers can be scripted with ``torch.jit.script`` (which recent PyTorch
+deprecates in favour of ``torch.compile`` and ``torch.export``; those work too):
+their forward checks its input only when run as Python (TorchScript skips the
+checks).
 """
 
 from __future__ import annotations

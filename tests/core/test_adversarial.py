@@ -298,6 +298,7 @@ SCRIPTABLE = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("make", SCRIPTABLE.values(), ids=[f"bug-script {n}" for n in SCRIPTABLE])
 def test_bug_every_book_layer_can_be_scripted(make):
     model = make().eval()
