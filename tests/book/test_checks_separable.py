@@ -268,8 +268,8 @@ class ReflectPadding(GoodSeparable):  # the borders padded by reflection, not ze
     lambda m, n, k: GoodSeparable(m, n, np.int64(k)),
     KerasBias,
     HalfBias,
-], ids=["bias", "reflect border", "book", "no bias", "same, functional", "float64 forward", "float64",
-        "shared Sequential",
+], ids=["bias", "reflect border", "book", "no bias", "same, functional", "float64 forward",
+        "float64", "shared Sequential",
         "NumPy int kernel", "pointwise bias only", "depthwise bias only"])
 def test_separable_right_answers_pass(answer):
     assert_passes(check_separable_module(answer))
