@@ -55,6 +55,8 @@ class Cost:
     macs: int
 
     def __add__(self, other: Cost) -> Cost:
+        if not isinstance(other, Cost):
+            return NotImplemented  # Python then raises TypeError naming both types
         return Cost(self.params + other.params, self.macs + other.macs)
 
 
