@@ -59,6 +59,8 @@ def _check_weight(weight: object) -> torch.Tensor:
                          f"(e.g. (N, M/g, kh, kw)), got shape {tuple(weight.shape)}")
     if not weight.is_floating_point():
         raise TypeError(f"weight must hold floating-point numbers, got {weight.dtype}")
+    if not bool(torch.isfinite(weight).all()):
+        raise ValueError("weight must hold finite numbers, got NaN or inf")
     return weight
 
 
@@ -126,6 +128,11 @@ def quantize_weights(model: nn.Module, bits: int = 8, per_channel: bool = True
     model = _check_module(model)
     bits = _check_bits(bits)
     per_channel = check_bool(per_channel, "per_channel")
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            if not bool(torch.isfinite(module.weight).all()):
+                raise ValueError(f"model's weight {name or type(module).__name__}.weight must "
+                                 "hold finite numbers, got NaN or inf")
     quantized = copy.deepcopy(model)
     with torch.no_grad():
         for module in quantized.modules():

@@ -99,6 +99,7 @@ def time_callable(fn: Callable[[], object], *, label: str = "", threads: int = 1
 
     ``threads`` fixes ``torch.set_num_threads`` for the measurement (the previous
     value is restored); ``min_run_time`` is the least total time spent timing.
+    Autograd stays as the caller set it, so a training step can be timed.
     ``repeats > 1`` measures that many times and keeps the measurement with the
     smallest median: on a shared machine other programs only ever add time, so
     the least disturbed measurement is the best estimate of the code's own.
@@ -109,7 +110,7 @@ def time_callable(fn: Callable[[], object], *, label: str = "", threads: int = 1
     threads = check_positive_int(threads, "threads")
     min_run_time = _check_min_run_time(min_run_time)
     repeats = check_positive_int(repeats, "repeats")
-    with fixed_threads(threads), torch.inference_mode():
+    with fixed_threads(threads):
         fn()  # warm-up outside the timer: first-call allocation, weight packing
         timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, label=label,
                                 num_threads=threads)
@@ -122,14 +123,28 @@ def time_callable(fn: Callable[[], object], *, label: str = "", threads: int = 1
 
 def time_module(module: nn.Module, x: torch.Tensor, *, threads: int = 1,
                 min_run_time: float = 0.1, label: str = "", repeats: int = 1) -> Timing:
-    """Time one forward pass ``module(x)`` (inference mode, no autograd)."""
+    """Time one forward pass ``module(x)`` in evaluation and inference mode.
+
+    The module's train/eval modes are restored afterwards (batch norm's running
+    statistics are not touched in evaluation mode).
+    """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    module.eval()
-    return time_callable(lambda: module(x), label=label or type(module).__name__,
-                         threads=threads, min_run_time=min_run_time, repeats=repeats)
+    modes = [(m, m.training) for m in module.modules()]
+
+    def forward() -> None:
+        with torch.inference_mode():
+            module(x)
+
+    try:
+        module.eval()
+        return time_callable(forward, label=label or type(module).__name__, threads=threads,
+                             min_run_time=min_run_time, repeats=repeats)
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 def time_rounds(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,

@@ -61,6 +61,22 @@ def _storage_key(t: torch.Tensor) -> int:
     return t.untyped_storage()._cdata
 
 
+def _save_state(model: nn.Module) -> tuple[list, list]:
+    """The train/eval modes and buffers (batch norm statistics) of ``model``."""
+    with torch.inference_mode(False):
+        return ([(m, m.training) for m in model.modules()],
+                [(b, b.detach().clone()) for b in model.buffers()])
+
+
+def _restore_state(state: tuple[list, list]) -> None:
+    modes, buffers = state
+    for m, training in modes:
+        m.training = training
+    with torch.no_grad():
+        for b, value in buffers:
+            b.copy_(value)
+
+
 def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> SavedTensors:
     """Measure what a training-mode forward pass of ``model`` on ``x`` saves for backward.
 
@@ -84,18 +100,16 @@ def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> SavedTensors:
             keep.append(t)
         return t
 
-    modes = [(m, m.training) for m in model.modules()]
-    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    state = _save_state(model)
     try:
         model.train()
-        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            model(x)
+        with torch.inference_mode(False), torch.enable_grad():
+            if x.is_inference():  # made under inference mode: autograd cannot save it
+                x = x.clone()
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                model(x)
     finally:
-        for m, training in modes:
-            m.training = training
-        with torch.no_grad():
-            for b, value in buffers:
-                b.copy_(value)
+        _restore_state(state)
     activations = [n for n, is_owned in seen.values() if not is_owned]
     parameters = [n for n, is_owned in seen.values() if is_owned]
     return SavedTensors(sum(activations), sum(parameters), len(activations))
@@ -105,24 +119,39 @@ def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> SavedTensors:
 def forward_backward(module: nn.Module, x: torch.Tensor, seed: int = 0) -> Callable[[], None]:
     """A callable that runs one forward and backward pass of ``module`` on ``x``.
 
-    The input needs its gradient too (as for any layer but the first), and the
-    output's gradient is a fixed random tensor (seeded). Gradients are cleared
-    after each call, so repeated calls do the same work.
+    The module runs in training mode, as in training; the input needs its
+    gradient too (as for any layer but the first), and the output's gradient is
+    a fixed random tensor (seeded). After each call the gradients are cleared and
+    the module's modes and batch norm statistics are restored, so repeated calls
+    do the same work and leave the module as it was given. Works inside
+    ``torch.inference_mode()`` too.
     """
     module = _check_module(module, "module")
     x = _check_tensor(x, "x")
     seed = check_int(seed, "seed", minimum=0)
-    x = x.detach().requires_grad_(True)
-    with torch.no_grad():
-        shape = module(x).shape
-    generator = torch.Generator().manual_seed(seed)
-    grad = torch.randn(shape, generator=generator, dtype=x.dtype).to(x.device)
+    with torch.inference_mode(False):
+        x = x.detach().clone().requires_grad_(True)
+        state = _save_state(module)
+        try:
+            module.eval()
+            with torch.no_grad():
+                shape = module(x).shape
+        finally:
+            _restore_state(state)
+        generator = torch.Generator().manual_seed(seed)
+        grad = torch.randn(shape, generator=generator, dtype=x.dtype).to(x.device)
     params = [p for p in module.parameters() if p.requires_grad]
 
     def step() -> None:
-        torch.autograd.backward(module(x), grad)
-        x.grad = None
-        for p in params:
-            p.grad = None
+        state = _save_state(module)
+        try:
+            module.train()
+            with torch.inference_mode(False), torch.enable_grad():
+                torch.autograd.backward(module(x), grad)
+        finally:
+            _restore_state(state)
+            x.grad = None
+            for p in params:
+                p.grad = None
 
     return step

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from helpers.core.cost import KINDS, conv_cost, count_macs, count_parameters
 from helpers.lab import bench
 from helpers.lab.bench import LayerTiming, make_conv, time_callable, time_layers, time_module
+from helpers.lab.memory import forward_backward
 
 FAST = 0.01  # seconds of timing per measurement in these tests
 
@@ -31,11 +32,14 @@ def test_time_callable_returns_a_sane_timing_and_restores_threads():
     assert torch.get_num_threads() == before
 
 
-def test_time_callable_runs_without_autograd():
+def test_time_callable_leaves_autograd_to_the_caller_and_times_a_training_step():
     w = torch.ones(3, requires_grad=True)
     seen = []
     time_callable(lambda: seen.append((w * 2).requires_grad), min_run_time=FAST)
-    assert not any(seen)
+    assert all(seen)
+    conv = torch.nn.Conv2d(2, 2, 3)
+    t = time_callable(forward_backward(conv, torch.randn(1, 2, 6, 6)), min_run_time=FAST)
+    assert t.median > 0 and conv.weight.grad is None
 
 
 @pytest.mark.parametrize(
