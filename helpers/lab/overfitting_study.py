@@ -51,9 +51,9 @@ STUDY: dict[str, Any] = {
     "seeds": list(range(10)),
     "batch_size": 32,
     "lr": 0.01,
-    "patience": 6,
-    "epochs": 30,  # the budget-1x cap; the study trains up to budget x epochs
-    "normal_widths": [1, 2, 4, 8, 16, 43],
+    "patience": 5,
+    "epochs": 25,  # the budget-1x cap; the study trains up to budget x epochs
+    "normal_widths": [1, 4, 8, 16, 43],
     "control": {"width": 8, "weight_decay": 0.02},
 }
 
@@ -108,30 +108,48 @@ def run_arm(design: dict[str, Any], arm: dict[str, Any], split: int,
                           patience=design["patience"])
 
 
-def _job(args: tuple[dict[str, Any], dict[str, Any], int, int]) -> list[dict[str, Any]]:
-    design, arm, split, epochs = args
+def _job(args: tuple[dict[str, Any], dict[str, Any], int, int, Path | None]
+         ) -> tuple[list[dict[str, Any]], float]:
+    design, arm, split, epochs, cache = args
+    key = json.dumps([design | {"normal_widths": None, "control": None}, arm, split, epochs],
+                     sort_keys=True)
+    stored = cache / f"{arm['name']}-split{split}.json" if cache else None
+    if stored is not None and stored.exists():
+        saved = json.loads(stored.read_text())
+        if saved["key"] == key:
+            return saved["runs"], saved["seconds"]
     start = time.perf_counter()
     histories = run_arm(design, arm, split, epochs)
-    print(f"  {arm['name']:<18} split {split}: {time.perf_counter() - start:6.1f} s, "
+    seconds = round(time.perf_counter() - start, 1)
+    print(f"  {arm['name']:<18} split {split}: {seconds:6.1f} s, "
           f"stopped at {[h.epochs for h in histories]}", flush=True)
-    return [{"arm": arm["name"], "split": split, "seed": seed, **vars(h)}
+    runs = [{"arm": arm["name"], "split": split, "seed": seed, **vars(h)}
             for seed, h in zip(design["seeds"], histories, strict=True)]
+    if stored is not None:
+        stored.write_text(json.dumps({"key": key, "runs": runs, "seconds": seconds}))
+    return runs, seconds
 
 
-def run_study(design: dict[str, Any], budget: int = 2, jobs: int = 1,
-              command: str = "") -> dict[str, Any]:
-    """Every run of ``design`` up to ``budget`` times its epochs, with provenance."""
+def run_study(design: dict[str, Any], budget: int = 2, jobs: int = 1, command: str = "",
+              cache: Path | None = None) -> dict[str, Any]:
+    """Every run of ``design`` up to ``budget`` times its epochs, with provenance.
+    ``cache``: a folder that keeps each finished (arm, split) and reuses it when the
+    same run is asked for again (an interrupted study resumes)."""
     start = time.perf_counter()
-    todo = [(design, arm, split, budget * design["epochs"])
-            for arm in sorted(arms(design), key=lambda a: -a["params"])
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    todo = [(design, arm, split, budget * design["epochs"], cache)
+            for arm in sorted(arms(design), key=lambda a: a["params"])
             for split in design["splits"]]
     with ProcessPoolExecutor(jobs) as pool:
-        runs = [run for result in pool.map(_job, todo) for run in result]
+        results = list(pool.map(_job, todo))
+    runs = [run for result, _ in results for run in result]
     return {
         "provenance": {
             "command": command,
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - start, 1), "jobs": jobs,
+            "training_seconds": round(sum(seconds for _, seconds in results), 1),
             "python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "scipy": scipy.__version__,
             "scikit-learn": sklearn.__version__, "machine": platform.machine(),
@@ -256,6 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="the small CI design")
     parser.add_argument("--budget", type=int, default=2, help="epoch budget, times the design's")
     parser.add_argument("--jobs", type=int, default=1, help="processes (one thread each)")
+    parser.add_argument("--cache", type=Path, help="a folder to keep finished runs in "
+                        "and resume from")
     parser.add_argument("--out", type=Path, help="where to write (default: the package data, "
                         "or overfitting_study_quick.json in the current folder with --quick)")
     args = parser.parse_args(argv)
@@ -268,7 +288,8 @@ def main(argv: list[str] | None = None) -> None:
                                                                     else argv)
     print(f"{len(arms(design))} arms x {len(design['splits'])} splits x "
           f"{len(design['seeds'])} seeds, up to {args.budget * design['epochs']} epochs")
-    study = check_study(run_study(design, args.budget, args.jobs, command.strip()))
+    study = check_study(run_study(design, args.budget, args.jobs, command.strip(),
+                                   args.cache))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(study, separators=(",", ":")) + "\n")
     print(f"wrote {out} ({study['provenance']['seconds']} s)")
