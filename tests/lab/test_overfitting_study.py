@@ -32,13 +32,13 @@ def test_the_committed_study_is_complete_and_documented(study):
     assert study["design"] == STUDY  # the data were made with the published design
     assert study["arms"] == arms(STUDY)
     provenance = study["provenance"]
-    for key in ("command", "date", "torch", "numpy", "python", "seconds"):
+    for key in ("command", "date", "torch", "numpy", "python", "training_seconds"):
         assert provenance[key]
     assert provenance["dtype"] == "float64"
     n_runs = len(arms(STUDY)) * len(STUDY["splits"]) * len(STUDY["seeds"])
     assert len(study["runs"]) == n_runs
     params = [a["params"] for a in arms(STUDY)]
-    assert min(params) < 200 and max(params) > 100_000  # three orders of magnitude
+    assert max(params) >= 10 * min(params)  # at least an order of magnitude apart
 
 
 @pytest.mark.parametrize("arm_name", ["normal-1", "separable-1"])
@@ -94,7 +94,8 @@ def test_measures_and_comparisons(study):
         assert len(row["loss gap"]) == n and 0 <= row["at cap"] <= n
         assert all(1 <= e <= STUDY["epochs"] for e in row["kept epoch"])
     labels = [label for label, _, _ in comparisons(study)]
-    assert "same width, 43" in labels and "same budget, 43" in labels
+    widest = max(STUDY["normal_widths"])
+    assert f"same width, {widest}" in labels and f"same budget, {widest}" in labels
     assert "same budget, 1" not in labels  # the same networks as "same width, 1"
 
 
