@@ -5,8 +5,8 @@ Every run trains a small CNN of :func:`helpers.lab.cnn.make_cnn` on a few hundre
 8x8 digits, in float64, with Adam at a constant rate and early stopping on the
 validation loss (:func:`helpers.lab.train.train_ensemble`, ``patience``), and
 records its per-epoch loss and accuracy on the training, validation and test
-sets. The arms: normal networks over three orders of magnitude of parameters,
-separable ones at the same widths and at the same parameter budgets, and a
+sets. The arms: normal networks of several widths, separable ones at the same
+widths and at the same parameter budgets, and a
 positive control (a normal network with weight decay). Variance comes from
 several data splits times ten seeds; a seed fixes the initial weights and, with
 the split, the mini-batch order, which both kinds share, so runs pair up by
