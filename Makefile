@@ -199,3 +199,9 @@ FORCE:
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis .ruff_cache _config.test.yml _config.pdf.yml _config.handout.yml
+
+# Chapter 7's over-fitting study: trains every run (float64, two processes) and
+# writes helpers/lab/data/overfitting_study.json, which the chapter reads.
+.PHONY: study
+study: $(READER)
+	$(BIN)/python -m helpers.lab.overfitting_study --jobs 2
