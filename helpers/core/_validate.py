@@ -135,6 +135,15 @@ def require_module(value: Any, name: str = "model") -> Any:
     return value
 
 
+def require_tensor(value: Any, name: str) -> Any:
+    """Return ``value`` if it is a ``torch.Tensor``."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__} "
+                        f"{_describe(value)}")
+    return value
+
+
 #: The most parameters a layer or model of the book may be built with (400 MB of
 #: float32; MobileNetV1 at width 1 has 4.2 million): a larger request is almost
 #: certainly a typo (a width multiplier of 75 meant as 0.75), refused before
@@ -142,13 +151,13 @@ def require_module(value: Any, name: str = "model") -> Any:
 MAX_PARAMETERS = 10**8
 
 
-def require_parameter_count(count: int, owner: str) -> None:
+def require_parameter_count(count: int, owner: str, hint: str = "") -> None:
     """Refuse (ValueError) building ``owner`` with more than :data:`MAX_PARAMETERS`
-    parameters, before anything is allocated."""
+    parameters, before anything is allocated; ``hint`` says which argument to look at."""
     if count > MAX_PARAMETERS:
         raise ValueError(f"{owner} would have {count:,} parameters, more than the "
-                         f"{MAX_PARAMETERS:,} this book builds: check its arguments "
-                         "(a width multiplier is a fraction such as 0.75, not a percentage)")
+                         f"{MAX_PARAMETERS:,} this book builds: check its arguments"
+                         + (f" ({hint})" if hint else ""))
 
 
 def as_pair(value: Any, name: str, minimum: int = 1) -> tuple[int, int]:
@@ -233,13 +242,3 @@ def require_layer_input(x: Any, weight: Any, owner: str) -> None:
     if x.device != weight.device:
         raise ValueError(f"{owner} is on {weight.device} and got an input on {x.device}; "
                          f"move one of them (e.g. x.to('{weight.device}'))")
-
-
-# Older names, kept while every caller moves to the ``require_*`` names above.
-check_int = require_int
-check_positive_int = require_positive_int
-check_bool = require_bool
-check_number = require_number
-check_callable = require_callable
-check_array = require_array
-check_input_channels = require_input_channels

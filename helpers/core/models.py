@@ -114,7 +114,8 @@ class MobileNetV1(nn.Module):
         require_parameter_count(
             mobilenet_v1_parameters(self.width_multiplier, self.num_classes, self.separable),
             f"MobileNetV1(width_multiplier={self.width_multiplier:g}, "
-            f"num_classes={self.num_classes})")
+            f"num_classes={self.num_classes})",
+            "a width multiplier is a fraction such as 0.75, not a percentage")
         channels = width(MOBILENET_V1_STEM_CHANNELS)
         self.stem = ConvBNReLU(3, channels, 3, stride=2)
         blocks: list[nn.Module] = []

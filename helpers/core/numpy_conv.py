@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from helpers.core._validate import as_pair, check_array, check_positive_int
+from helpers.core._validate import as_pair, require_array, require_positive_int
 from helpers.core.geometry import (
     Padding,
     SidePadding,
@@ -73,11 +73,11 @@ def _parse_conv_args(
     bias_name: str = "bias",
 ) -> _ConvArgs:
     """Check the arguments of a convolution as PyTorch would, with clearer messages."""
-    x = check_array(x, "x", ndim=(3, 4), empty_batch=True)
-    weight = check_array(weight, weight_name, ndim=4)
+    x = require_array(x, "x", ndim=(3, 4), empty_batch=True)
+    weight = require_array(weight, weight_name, ndim=4)
     stride = as_pair(stride, "stride")
     dilation = as_pair(dilation, "dilation")
-    groups = check_positive_int(groups, "groups")
+    groups = require_positive_int(groups, "groups")
     batched = x.ndim == 4
     if not batched:
         x = x[np.newaxis]
@@ -97,7 +97,7 @@ def _parse_conv_args(
             f"({weight_name}.shape[1] * groups)"
         )
     if bias is not None:
-        bias = check_array(bias, bias_name, ndim=1)
+        bias = require_array(bias, bias_name, ndim=1)
         if bias.shape != (out_channels,):
             raise ValueError(
                 f"{bias_name} must have shape ({out_channels},), one value per output channel, "
@@ -262,8 +262,8 @@ def _depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
                       stride: IntOrPair, padding: Padding, dilation: IntOrPair,
                       weight_name: str, bias_name: str) -> np.ndarray:
     """:func:`depthwise_conv2d`, naming its weight and bias as the caller calls them."""
-    x = check_array(x, "x", ndim=(3, 4), empty_batch=True)
-    weight = check_array(weight, weight_name, ndim=4)
+    x = require_array(x, "x", ndim=(3, 4), empty_batch=True)
+    weight = require_array(weight, weight_name, ndim=4)
     channels = x.shape[-3]
     if weight.shape[1] != 1 or weight.shape[0] % channels:
         raise ValueError(
@@ -307,7 +307,7 @@ def pointwise_conv2d(x: np.ndarray, weight: np.ndarray,
 def _pointwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                       weight_name: str, bias_name: str) -> np.ndarray:
     """:func:`pointwise_conv2d`, naming its weight and bias as the caller calls them."""
-    weight = check_array(weight, weight_name, ndim=(2, 4))
+    weight = require_array(weight, weight_name, ndim=(2, 4))
     if weight.ndim == 4 and weight.shape[2:] != (1, 1):
         raise ValueError(
             f"{weight_name} must have shape (out_channels, C) or (out_channels, C, 1, 1), "
@@ -332,8 +332,8 @@ def separable_conv2d(x: np.ndarray, depthwise_weight: np.ndarray,
     ``(N, M * m)`` or ``(N, M * m, 1, 1)``. ``stride``,
     ``padding`` and ``dilation`` apply to the depthwise step.
     """
-    depthwise_weight = check_array(depthwise_weight, "depthwise_weight", ndim=4)
-    pointwise_weight = check_array(pointwise_weight, "pointwise_weight", ndim=(2, 4))
+    depthwise_weight = require_array(depthwise_weight, "depthwise_weight", ndim=4)
+    pointwise_weight = require_array(pointwise_weight, "pointwise_weight", ndim=(2, 4))
     if pointwise_weight.shape[1] != depthwise_weight.shape[0]:
         raise ValueError(
             f"pointwise_weight must take the {depthwise_weight.shape[0]} channels made by the "

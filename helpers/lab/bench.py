@@ -19,7 +19,14 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
-from helpers.core._validate import check_bool, check_callable, check_number, check_positive_int
+from helpers.core._validate import (
+    require_bool,
+    require_callable,
+    require_module,
+    require_number,
+    require_positive_int,
+    require_tensor,
+)
 from helpers.core.cost import KINDS, conv_cost
 from helpers.core.geometry import same_padding
 from helpers.core.threads import fixed_threads
@@ -46,7 +53,7 @@ def _check_kinds(kinds: object) -> tuple[str, ...]:
 
 
 def _check_min_run_time(min_run_time: object) -> float:
-    return check_number(min_run_time, "min_run_time (seconds)", low=0, high=60, low_open=True)
+    return require_number(min_run_time, "min_run_time (seconds)", low=0, high=60, low_open=True)
 
 
 def _check_layers(layers: object) -> tuple[tuple[int, int], ...]:
@@ -58,8 +65,8 @@ def _check_layers(layers: object) -> tuple[tuple[int, int], ...]:
     for i, layer in enumerate(layers):
         if isinstance(layer, str) or not isinstance(layer, Sequence) or len(layer) != 2:
             raise TypeError(f"layers[{i}] must be a (channels, size) pair, got {layer!r}")
-        checked.append((check_positive_int(layer[0], f"layers[{i}][0] (channels)"),
-                        check_positive_int(layer[1], f"layers[{i}][1] (size)")))
+        checked.append((require_positive_int(layer[0], f"layers[{i}][0] (channels)"),
+                        require_positive_int(layer[1], f"layers[{i}][1] (size)")))
     return tuple(checked)
 
 
@@ -104,12 +111,12 @@ def time_callable(fn: Callable[[], object], *, label: str = "", threads: int = 1
     smallest median: on a shared machine other programs only ever add time, so
     the least disturbed measurement is the best estimate of the code's own.
     """
-    check_callable(fn, "fn", "a function of no arguments")
+    require_callable(fn, "fn", "a function of no arguments")
     if not isinstance(label, str):
         raise TypeError(f"label must be a str, got {label!r}")
-    threads = check_positive_int(threads, "threads")
+    threads = require_positive_int(threads, "threads")
     min_run_time = _check_min_run_time(min_run_time)
-    repeats = check_positive_int(repeats, "repeats")
+    repeats = require_positive_int(repeats, "repeats")
     with fixed_threads(threads):
         fn()  # warm-up outside the timer: first-call allocation, weight packing
         timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, label=label,
@@ -123,15 +130,10 @@ def time_callable(fn: Callable[[], object], *, label: str = "", threads: int = 1
 
 def time_module(module: nn.Module, x: torch.Tensor, *, threads: int = 1,
                 min_run_time: float = 0.1, label: str = "", repeats: int = 1) -> Timing:
-    """Time one forward pass ``module(x)`` in evaluation and inference mode.
-
-    The module's train/eval modes are restored afterwards (batch norm's running
-    statistics are not touched in evaluation mode).
-    """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    """Time one forward pass ``module(x)`` in evaluation and inference mode; the
+    module's train/eval modes are restored afterwards."""
+    require_module(module, "module")
+    require_tensor(x, "x")
     modes = [(m, m.training) for m in module.modules()]
 
     def forward() -> None:
@@ -172,9 +174,9 @@ def time_rounds(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,
             raise TypeError(f"each label of calls must be a str, got {label!r}")
         if not callable(fn):
             raise TypeError(f"calls[{label!r}] must be callable, got {type(fn).__name__}")
-    threads = check_positive_int(threads, "threads")
-    rounds = check_positive_int(rounds, "rounds")
-    cpu_time = check_bool(cpu_time, "cpu_time")
+    threads = require_positive_int(threads, "threads")
+    rounds = require_positive_int(rounds, "rounds")
+    cpu_time = require_bool(cpu_time, "cpu_time")
     if cpu_time and threads != 1:
         raise ValueError(f"cpu_time=True needs threads=1 (the processor time of several "
                          f"threads adds up), got threads={threads}")
@@ -210,8 +212,8 @@ def make_conv(kind: str, channels: int, kernel_size: int = 3) -> nn.Module:
     ``"separable"`` is ``nn.Sequential(depthwise, pointwise)``.
     """
     kind = _check_kind(kind)
-    c = check_positive_int(channels, "channels")
-    k = check_positive_int(kernel_size, "kernel_size")
+    c = require_positive_int(channels, "channels")
+    k = require_positive_int(kernel_size, "kernel_size")
     if k % 2 == 0:
         raise ValueError(f"kernel_size must be odd (for 'same' padding), got {k}")
     padding = same_padding(k)[0]
@@ -253,7 +255,7 @@ class LayerTiming:
         return 2 * self.macs(kind) / self.seconds[kind]
 
 
-def check_timings(timings: object, name: str = "timings") -> list[LayerTiming]:
+def require_timings(timings: object, name: str = "timings") -> list[LayerTiming]:
     """``timings`` as a list, checked to be a non-empty sequence of :class:`LayerTiming`."""
     if isinstance(timings, LayerTiming) or not isinstance(timings, Sequence) or not timings:
         raise TypeError(f"{name} must be a non-empty list of LayerTiming, got {timings!r}")
@@ -301,7 +303,7 @@ def compare_timings(base: Sequence[LayerTiming], other: Sequence[LayerTiming]
                     ) -> dict[str, list[float]]:
     """Per kind timed in both, the ratios ``base time / other time``, one per layer
     (above 1: ``other`` is faster). Both lists must cover the same layers in order."""
-    base, other = check_timings(base, "base"), check_timings(other, "other")
+    base, other = require_timings(base, "base"), require_timings(other, "other")
     if [(t.channels, t.size) for t in base] != [(t.channels, t.size) for t in other]:
         raise ValueError("base and other must cover the same layers in the same order")
     kinds = [k for k in KINDS if all(k in t.seconds for t in [*base, *other])]
@@ -315,7 +317,7 @@ def geometric_mean(values: Sequence[float]) -> float:
     """The geometric mean, the right average of ratios such as speed-ups."""
     if isinstance(values, str) or not isinstance(values, Sequence) or not values:
         raise TypeError(f"values must be a non-empty sequence of numbers, got {values!r}")
-    logs = [math.log(check_number(v, f"values[{i}]", low=0, low_open=True))
+    logs = [math.log(require_number(v, f"values[{i}]", low=0, low_open=True))
             for i, v in enumerate(values)]
     return math.exp(sum(logs) / len(logs))
 
@@ -323,8 +325,8 @@ def geometric_mean(values: Sequence[float]) -> float:
 def describe_speedup(ratio: float, *, tolerance: float = 0.1) -> str:
     """Words for a ratio ``old time / new time``: ``"1.8 times faster"``,
     ``"about as fast"`` (within ``tolerance``) or ``"1.3 times slower"``."""
-    ratio = check_number(ratio, "ratio", low=0, low_open=True)
-    tolerance = check_number(tolerance, "tolerance", low=0, high=1, high_open=True)
+    ratio = require_number(ratio, "ratio", low=0, low_open=True)
+    tolerance = require_number(tolerance, "tolerance", low=0, high=1, high_open=True)
     if abs(ratio - 1) <= tolerance:
         return "about as fast"
     if ratio > 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from helpers.core._validate import check_bool, check_int, check_positive_int
+from helpers.core._validate import require_bool, require_int, require_positive_int
 from helpers.core.cost import count_parameters
 from helpers.core.layers import DepthwiseConv2d, DepthwiseSeparableConv2d, PointwiseConv2d
 from helpers.core.models import ConvBNReLU
@@ -49,11 +49,15 @@ def make_cnn(kind: str = "normal", width: int = 8, *, batch_norm: bool = True,
     """
     if kind not in CNN_KINDS:
         raise ValueError(f"kind must be one of {CNN_KINDS}, got {kind!r}")
-    width = check_positive_int(width, "width")
-    batch_norm = check_bool(batch_norm, "batch_norm")
-    num_classes = check_positive_int(num_classes, "num_classes")
+    width = require_positive_int(width, "width")
+    batch_norm = require_bool(batch_norm, "batch_norm")
+    num_classes = require_positive_int(num_classes, "num_classes")
     if torch.empty(0).device.type != "meta":  # counted on the meta device: no memory
-        count = cnn_parameters(kind, width, batch_norm=batch_norm, num_classes=num_classes)
+        try:
+            count = cnn_parameters(kind, width, batch_norm=batch_norm, num_classes=num_classes)
+        except ValueError as error:  # one of its layers alone is over the core's bound
+            raise ValueError(f"width={width} gives a network above the limit of "
+                             f"{MAX_PARAMETERS:,} parameters") from error
         if count > MAX_PARAMETERS:
             raise ValueError(f"width={width} (num_classes={num_classes}) gives {count:,} "
                              f"parameters, above the limit of {MAX_PARAMETERS:,}")
@@ -63,7 +67,7 @@ def make_cnn(kind: str = "normal", width: int = 8, *, batch_norm: bool = True,
         # fused multiply-add), and training grows a last-bit difference into another
         # network; float64 draws differ by ~1e-16 at most and round to the same
         # float32 weights on every machine.
-        seed = check_int(seed, "seed", minimum=0)
+        seed = require_int(seed, "seed", minimum=0)
         default_dtype = torch.get_default_dtype()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -101,8 +105,8 @@ def separable_width_for_budget(target_params: int, *, batch_norm: bool = True,
                                max_width: int = 1024) -> int:
     """The width at which the separable CNN's parameter count is closest to ``target_params``
     (the smaller width on a tie), searched by bisection up to ``max_width``."""
-    target_params = check_positive_int(target_params, "target_params")
-    max_width = check_positive_int(max_width, "max_width")
+    target_params = require_positive_int(target_params, "target_params")
+    max_width = require_positive_int(max_width, "max_width")
 
     def count(width: int) -> int:
         return cnn_parameters("separable", width, batch_norm=batch_norm)

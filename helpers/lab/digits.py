@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
-from helpers.core._validate import check_int, check_number
+from helpers.core._validate import require_int, require_number
 
 #: Number of classes (the digits 0 to 9).
 NUM_CLASSES = 10
@@ -92,7 +92,7 @@ class DigitsData:
 
 
 def _check_fraction(value: Any, name: str, *, allow_one: bool) -> float:
-    return check_number(value, name, low=0, high=1, low_open=True, high_open=not allow_one)
+    return require_number(value, name, low=0, high=1, low_open=True, high_open=not allow_one)
 
 
 def _stratified_order(y: np.ndarray, seed: int) -> list[np.ndarray]:
@@ -115,7 +115,7 @@ def load_digits_split(val_fraction: float = 0.2, test_fraction: float = 0.2,
     if val_fraction + test_fraction >= 1:
         raise ValueError("val_fraction + test_fraction must be below 1 to leave a training "
                          f"set, got {val_fraction} + {test_fraction}")
-    seed = check_int(seed, "seed", minimum=0)
+    seed = require_int(seed, "seed", minimum=0)
     bunch = load_digits()
     images = bunch.images.astype(np.float32) / 16.0  # pixel values are 0..16
     labels = bunch.target.astype(np.int64)
@@ -145,7 +145,7 @@ def subsample(split: Split, fraction: float, seed: int = 0) -> Split:
     if not isinstance(split, Split):
         raise TypeError(f"split must be a Split, got {type(split).__name__}")
     fraction = _check_fraction(fraction, "fraction", allow_one=True)
-    seed = check_int(seed, "seed", minimum=0)
+    seed = require_int(seed, "seed", minimum=0)
     if fraction == 1.0:
         return split
     keep = [order[:max(1, round(fraction * len(order)))]

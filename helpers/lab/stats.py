@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from helpers.core._validate import _describe, check_number, check_positive_int
+from helpers.core._validate import _describe, require_number, require_positive_int
 
 __all__ = ["Comparison", "compare", "detectable_difference", "holm", "mean_and_spread",
            "paired_interval", "tost", "verdict"]
@@ -36,7 +36,7 @@ __all__ = ["Comparison", "compare", "detectable_difference", "holm", "mean_and_s
 def _numbers(values: object, name: str) -> list[float]:
     if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
         raise TypeError(f"{name} must be a sequence of numbers, got {_describe(values)}")
-    return [check_number(v, f"{name}[{i}]") for i, v in enumerate(values)]
+    return [require_number(v, f"{name}[{i}]") for i, v in enumerate(values)]
 
 
 def _differences(a: object, b: object) -> list[float]:
@@ -65,7 +65,7 @@ def paired_interval(a: Sequence[float], b: Sequence[float],
     Pairing removes what the two runs of a pair share, so the interval is
     narrower than one from two independent means.
     """
-    confidence = check_number(confidence, "confidence", low=0, high=1, low_open=True,
+    confidence = require_number(confidence, "confidence", low=0, high=1, low_open=True,
                               high_open=True)
     diffs = _differences(a, b)
     mean, spread = mean_and_spread(diffs)
@@ -79,7 +79,7 @@ def tost(diffs: Sequence[float], margin: float) -> float:
     ``(-margin, margin)``: small when the data show the difference is smaller than
     the margin (equivalence), the larger of the two one-sided p-values."""
     diffs = _numbers(diffs, "diffs")
-    margin = check_number(margin, "margin", low=0, low_open=True)
+    margin = require_number(margin, "margin", low=0, low_open=True)
     if len(diffs) < 2:
         raise ValueError("diffs needs at least two values")
     mean, spread = mean_and_spread(diffs)
@@ -113,12 +113,12 @@ def detectable_difference(spread: float, n: int, alpha: float = 0.05,
     """The smallest true mean difference that a two-sided paired t-test at level
     ``alpha`` detects with probability ``power``, for ``n`` pairs whose differences
     have standard deviation ``spread`` (solved with the noncentral t distribution)."""
-    spread = check_number(spread, "spread", low=0)
-    n = check_positive_int(n, "n")
+    spread = require_number(spread, "spread", low=0)
+    n = require_positive_int(n, "n")
     if n < 2:
         raise ValueError(f"n must be at least 2, got {n}")
-    alpha = check_number(alpha, "alpha", low=0, high=1, low_open=True, high_open=True)
-    power = check_number(power, "power", low=0, high=1, low_open=True, high_open=True)
+    alpha = require_number(alpha, "alpha", low=0, high=1, low_open=True, high_open=True)
+    power = require_number(power, "power", low=0, high=1, low_open=True, high_open=True)
     df = n - 1
     critical = float(stats.t.ppf(1 - alpha / 2, df))
 
@@ -170,10 +170,10 @@ def verdict(mean: float, p_difference: float, p_equivalence: float,
     (multiplicity-adjusted) p-values at level ``alpha``. Equivalence is read first:
     a difference shown to lie within the margin is too small to matter, even if
     it is not zero."""
-    mean = check_number(mean, "mean")
-    p_difference = check_number(p_difference, "p_difference", low=0, high=1)
-    p_equivalence = check_number(p_equivalence, "p_equivalence", low=0, high=1)
-    alpha = check_number(alpha, "alpha", low=0, high=1, low_open=True, high_open=True)
+    mean = require_number(mean, "mean")
+    p_difference = require_number(p_difference, "p_difference", low=0, high=1)
+    p_equivalence = require_number(p_equivalence, "p_equivalence", low=0, high=1)
+    alpha = require_number(alpha, "alpha", low=0, high=1, low_open=True, high_open=True)
     if p_equivalence < alpha:
         return "equivalent"
     if p_difference < alpha:

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.core._validate import check_int, check_number, check_positive_int
+from helpers.core._validate import require_int, require_module, require_number, require_positive_int
 from helpers.core.threads import fixed_threads
 from helpers.lab.digits import Split
 
@@ -92,8 +92,7 @@ class History:
 
 
 def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    require_module(model, "model")
     return model
 
 
@@ -151,7 +150,7 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 2048) -> tuple[flo
     previous train/eval mode.
     """
     model, data = _check_model(model), _check_split(data, "data")
-    losses, accs = _measure(model, data, check_positive_int(batch_size, "batch_size"))
+    losses, accs = _measure(model, data, require_positive_int(batch_size, "batch_size"))
     if len(losses) != 1:
         raise ValueError("model returns several members' logits: use evaluate_ensemble")
     return losses[0], accs[0]
@@ -162,7 +161,7 @@ def evaluate_ensemble(ensemble: nn.Module, data: Split,
     """Per-member mean cross-entropy and accuracy of an ensemble whose output is
     ``(B, S, classes)`` (:func:`helpers.lab.cnn.stack_cnns`), in evaluation mode."""
     ensemble, data = _check_model(ensemble), _check_split(data, "data")
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = require_positive_int(batch_size, "batch_size")
     with torch.no_grad():
         if ensemble.eval()(data.x[:1].to(_model_dtype(ensemble))).ndim != 3:
             ensemble.train()
@@ -208,25 +207,25 @@ def _fit(model: nn.Module, train_data: object, val_data: object, test_data: obje
     train_data = _check_split(train_data, "train_data")
     val_data = None if val_data is None else _check_split(val_data, "val_data")
     test_data = None if test_data is None else _check_split(test_data, "test_data")
-    epochs = check_positive_int(epochs, "epochs")
+    epochs = require_positive_int(epochs, "epochs")
     if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
+        batch_size = require_positive_int(batch_size, "batch_size")
     if isinstance(seed, list | tuple):
         if not seed:
             raise ValueError("seed must be an int or a non-empty list of ints (one a member)")
-        seeds = [check_int(s, f"seed[{i}]", minimum=0) for i, s in enumerate(seed)]
+        seeds = [require_int(s, f"seed[{i}]", minimum=0) for i, s in enumerate(seed)]
     else:
-        seeds = [check_int(seed, "seed", minimum=0)]
-    eval_every = check_positive_int(eval_every, "eval_every")
-    lr = check_number(lr, "lr", low=0, low_open=True)
-    weight_decay = check_number(weight_decay, "weight_decay", low=0)
+        seeds = [require_int(seed, "seed", minimum=0)]
+    eval_every = require_positive_int(eval_every, "eval_every")
+    lr = require_number(lr, "lr", low=0, low_open=True)
+    weight_decay = require_number(weight_decay, "weight_decay", low=0)
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype such as torch.float64, "
                         f"got {dtype!r}")
     if patience is not None:
-        patience = check_positive_int(patience, "patience")
+        patience = require_positive_int(patience, "patience")
         if val_data is None or eval_every != 1:
             raise ValueError("patience (early stopping) needs val_data and eval_every=1")
 

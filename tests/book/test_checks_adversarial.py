@@ -21,8 +21,7 @@ from checks_support import assert_fails, assert_passes, words
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from helpers.book.checks.architectures import check_inverted_residual
-from helpers.book.checks.architectures import check_separable_macs as check_mobilenet_macs
+from helpers.book.checks.architectures import check_inverted_residual, check_mobilenet_macs
 from helpers.book.checks.convolution import check_depthwise, check_output_size
 from helpers.book.checks.cost import check_intensity, expected_intensity
 from helpers.book.checks.counting import check_separable_params

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from helpers.book.figures.overfitting import (
     MODEL_COLORS,
-    model_color,
+    _model_color,
     plot_differences,
     plot_measure_vs_params,
     plot_run_curves,
@@ -70,9 +70,9 @@ def test_differences_draw_the_margin_and_one_marker_per_budget():
 
 
 def test_model_colors():
-    assert model_color("normal-43") == KIND_COLORS["normal"]
-    assert model_color("normal, weight decay") == MODEL_COLORS["normal, weight decay"]
-    assert model_color("separable-124") == KIND_COLORS["separable"]
-    assert model_color("other", 0) != model_color("other", 1)
+    assert _model_color("normal-43") == KIND_COLORS["normal"]
+    assert _model_color("normal, weight decay") == MODEL_COLORS["normal, weight decay"]
+    assert _model_color("separable-124") == KIND_COLORS["separable"]
+    assert _model_color("other", 0) != _model_color("other", 1)
     with pytest.raises(TypeError, match="label"):
-        model_color(3)
+        _model_color(3)

@@ -85,14 +85,6 @@ def test_require_input_channels():
         require_input_channels(torch.zeros(1, 2, 4, 4), 3, "Layer")
 
 
-def test_older_names_are_the_same_functions():
-    from helpers.core import _validate
-
-    for old in ("int", "positive_int", "bool", "number", "callable", "array",
-                "input_channels"):
-        assert getattr(_validate, f"check_{old}") is getattr(_validate, f"require_{old}")
-
-
 def test_module_and_parameter_bound():
     from helpers.core._validate import MAX_PARAMETERS, require_module, require_parameter_count
 

@@ -390,8 +390,3 @@ def check_mobilenet_macs(fn: Callable[..., object]) -> str:
 
 def _read_macs(value: object, where: str) -> int:
     return as_int(value, where, "Round the channels and the feature size first.")
-
-
-#: The name chapter 8 imports; the checker's own name is :func:`check_mobilenet_macs`
-#: (``check_separable_macs`` is chapter 5's checker, in ``separable``).
-check_separable_macs = check_mobilenet_macs

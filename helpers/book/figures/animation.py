@@ -18,7 +18,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from helpers.book.figures.style import bare_axes, channel_color
-from helpers.core._validate import check_array, check_int, check_positive_int
+from helpers.core._validate import require_array, require_int, require_positive_int
 
 __all__ = ["sliding_window_animation"]
 
@@ -67,7 +67,7 @@ def _offline_buttons(html: str) -> str:
 
 def _whole_square(values: np.ndarray, name: str) -> np.ndarray:
     """A square 2-D array of whole numbers, as int64."""
-    values = check_array(values, name, ndim=2)
+    values = require_array(values, name, ndim=2)
     if values.shape[0] != values.shape[1] or values.size == 0:
         raise ValueError(f"{name} must be a non-empty square array, got shape {values.shape}")
     if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
@@ -91,16 +91,16 @@ def sliding_window_animation(x: np.ndarray | None = None, kernel: np.ndarray | N
     100-dpi figure, so they stay sharp on high-density screens; the element ids
     are fixed by ``html_id``, so the HTML is the same on every run.
     """
-    dpi = check_int(dpi, "dpi", minimum=20)
-    interval = check_positive_int(interval, "interval")
+    dpi = require_int(dpi, "dpi", minimum=20)
+    interval = require_positive_int(interval, "interval")
     if not isinstance(html_id, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", html_id):
         raise ValueError(f"html_id must be a plain identifier (letters, digits, _), "
                          f"got {html_id!r}")
     if (x is None) != (kernel is None):
         raise ValueError("give both x and kernel, or neither")
     if x is None:
-        size = check_int(input_size, "input_size", minimum=2)
-        k = check_positive_int(kernel_size, "kernel_size")
+        size = require_int(input_size, "input_size", minimum=2)
+        k = require_positive_int(kernel_size, "kernel_size")
         if k > size:
             raise ValueError(f"kernel_size ({k}) must not exceed input_size ({size})")
         if size > 10:

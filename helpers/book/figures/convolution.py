@@ -19,7 +19,7 @@ from matplotlib.patches import Rectangle
 
 from helpers.book.figures import _slabs as slab
 from helpers.book.figures.style import bare_axes, channel_cmap, channel_color
-from helpers.core._validate import check_array, check_int, check_positive_int
+from helpers.core._validate import require_array, require_int, require_positive_int
 from helpers.core.geometry import conv_output_size
 
 __all__ = [
@@ -156,8 +156,8 @@ def conv_settings_figure(input_size: int = 7, kernel_size: int = 3,
     read by the first output (blue) and by the last output (vermillion), and
     the output size in the title.
     """
-    size = check_positive_int(input_size, "input_size")
-    k = check_positive_int(kernel_size, "kernel_size")
+    size = require_positive_int(input_size, "input_size")
+    k = require_positive_int(kernel_size, "kernel_size")
     if settings is None:
         settings = (
             {"padding": 0, "stride": 1, "dilation": 1},
@@ -175,9 +175,9 @@ def conv_settings_figure(input_size: int = 7, kernel_size: int = 3,
         if unknown:
             raise ValueError(f"unknown setting keys {sorted(unknown)}; "
                              "use padding, stride, dilation")
-        p = check_int(s.get("padding", 0), "padding", minimum=0)
-        st = check_positive_int(s.get("stride", 1), "stride")
-        d = check_positive_int(s.get("dilation", 1), "dilation")
+        p = require_int(s.get("padding", 0), "padding", minimum=0)
+        st = require_positive_int(s.get("stride", 1), "stride")
+        d = require_positive_int(s.get("dilation", 1), "dilation")
         try:
             parsed.append((p, st, d, conv_output_size(size, k, st, p, d)))
         except ValueError as error:
@@ -222,7 +222,7 @@ def _as_display_image(image: np.ndarray) -> np.ndarray:
 
 
 def _check_photo(image: np.ndarray, name: str = "image") -> np.ndarray:
-    image = check_array(image, name, ndim=3)
+    image = require_array(image, name, ndim=3)
     if image.shape[0] != 3:
         raise ValueError(f"{name} must have layout (3, H, W), got shape {image.shape}")
     return image
@@ -245,7 +245,7 @@ def filtered_photo_figure(image: np.ndarray, outputs: Mapping[str, np.ndarray], 
         raise ValueError("outputs must be a non-empty mapping of title -> array")
     panels = []
     for title, out in outputs.items():
-        out = check_array(out, f"outputs[{title!r}]", ndim=(2, 3))
+        out = require_array(out, f"outputs[{title!r}]", ndim=(2, 3))
         if out.ndim == 3 and out.shape[0] != 3:
             raise ValueError(f"outputs[{title!r}] must be (H, W) or (3, H, W), got {out.shape}")
         panels.append((title, out))
@@ -287,8 +287,8 @@ def channels_filtered_figure(image: np.ndarray, filtered: np.ndarray, *,
                              filter_names: Sequence[str] | None = None) -> Figure:
     """Top row: the channels of ``image`` (C, H, W); bottom row: each channel
     after its own filter, ``filtered`` (C, H', W'), each in its channel's colour."""
-    image = check_array(image, "image", ndim=3)
-    filtered = check_array(filtered, "filtered", ndim=3)
+    image = require_array(image, "image", ndim=3)
+    filtered = require_array(filtered, "filtered", ndim=3)
     c = image.shape[0]
     if filtered.shape[0] != c:
         raise ValueError(f"filtered must have one map per channel of image ({c}), "
@@ -332,7 +332,7 @@ def block_diagonal_weight_figure(weight: np.ndarray, *, title: str | None = None
     positive, blue negative, scale in the colour bar); exact zeros are light grey
     (legend). The weight of a depthwise convolution written as a normal one shows
     as tiles on the diagonal only."""
-    weight = check_array(weight, "weight", ndim=4)
+    weight = require_array(weight, "weight", ndim=4)
     n, c, kh, kw = weight.shape
     if c > slab.MAX_DRAWN_CHANNELS or n > 2 * slab.MAX_DRAWN_CHANNELS:
         raise ValueError(f"weight must have at most {slab.MAX_DRAWN_CHANNELS} input channels "

@@ -25,7 +25,7 @@ MODEL_COLORS: dict[str, str] = {
 }
 
 
-def model_color(label: str, index: int = 0) -> str:
+def _model_color(label: str, index: int = 0) -> str:
     """The colour of a model label (its longest known prefix), else the channel palette."""
     if not isinstance(label, str):
         raise TypeError(f"label must be a string, got {type(label).__name__}")
@@ -48,7 +48,7 @@ def plot_run_curves(runs: Mapping[str, History], *, title: str | None = None) ->
             raise ValueError(f"runs[{label!r}] needs validation and test loss at every epoch")
     fig, ax = plt.subplots(figsize=(7, 4.4))
     for i, (label, h) in enumerate(runs.items()):
-        color = model_color(label, i)
+        color = _model_color(label, i)
         ax.plot(h.epoch, h.train_loss, color=color, linestyle="--", label=f"{label}, training")
         ax.plot(h.epoch, h.val_loss, color=color, linestyle=":", label=f"{label}, validation")
         ax.plot(h.epoch, h.test_loss, color=color, linestyle="-", label=f"{label}, test")
@@ -90,7 +90,7 @@ def plot_measure_vs_params(params: Mapping[str, Sequence[int]],
         means, halves = zip(*(_t_interval(r) for r in rows), strict=True)
         order = np.argsort(counts)
         ax.errorbar(np.asarray(counts)[order], np.asarray(means)[order],
-                    yerr=np.asarray(halves)[order], color=model_color(label, i), marker="o",
+                    yerr=np.asarray(halves)[order], color=_model_color(label, i), marker="o",
                     capsize=4, linewidth=2, label=label)
     if zero_line:
         ax.axhline(0, color="black", linewidth=0.8)

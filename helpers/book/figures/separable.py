@@ -24,7 +24,7 @@ from matplotlib.ticker import (
 
 from helpers.book.figures import _slabs as slab
 from helpers.book.figures.style import CHANNEL_COLORS, KIND_COLORS, channel_cmap, channel_color
-from helpers.core._validate import check_array
+from helpers.core._validate import require_array
 
 __all__ = [
     "separable_conv_diagram",
@@ -40,7 +40,7 @@ __all__ = [
 def _check_image(image: np.ndarray, name: str) -> np.ndarray:
     """A grey (H, W) or colour (3, H, W) image (the book's channels-first layout),
     returned as floats in matplotlib's layout: (H, W) or (H, W, 3)."""
-    check_array(image, name, ndim=(2, 3))
+    require_array(image, name, ndim=(2, 3))
     if image.ndim == 3:
         if image.shape[0] != 3:
             raise ValueError(f"{name} must have shape (H, W) or (3, H, W), got {image.shape}")
@@ -160,9 +160,9 @@ def plot_pointwise_matmul(weight: np.ndarray, x: np.ndarray, y: np.ndarray, *,
     every column of ``x`` is one pixel: with the image's ``width`` given, the
     columns are labelled by the pixel's (row, column). A colour bar gives the scale.
     """
-    check_array(weight, "weight", ndim=2)
-    check_array(x, "x", ndim=2)
-    check_array(y, "y", ndim=2)
+    require_array(weight, "weight", ndim=2)
+    require_array(x, "x", ndim=2)
+    require_array(y, "y", ndim=2)
     n, m = weight.shape
     if x.shape[0] != m:
         raise ValueError(f"x must have {m} rows (weight has {m} columns), got shape {x.shape}")
@@ -365,7 +365,7 @@ def kernel_slices_figure(kernels: Mapping[str, np.ndarray], *,
     """
     if not kernels:
         raise ValueError("kernels must map at least one title to a kernel")
-    arrays = {t: np.asarray(check_array(w, f"kernels[{t!r}]", ndim=4), float)
+    arrays = {t: np.asarray(require_array(w, f"kernels[{t!r}]", ndim=4), float)
               for t, w in kernels.items()}
     n, m, kh, kw = next(iter(arrays.values())).shape
     if any(w.shape != (n, m, kh, kw) for w in arrays.values()):

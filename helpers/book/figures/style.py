@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Rectangle
 
-from helpers.core._validate import check_bool, check_int
+from helpers.core._validate import require_bool, require_int
 
 #: One colour per input channel (red, green, blue for the seed's RGB input),
 #: then more from a colour-blind-safe palette (Okabe and Ito).
@@ -99,14 +99,14 @@ def bare_axes(ax: Axes, xlim: tuple[float, float] | None = None,
 
 def channel_color(index: int) -> str:
     """The colour of channel ``index`` (cycles after eight channels)."""
-    index = check_int(index, "index", minimum=0)
+    index = require_int(index, "index", minimum=0)
     return CHANNEL_COLORS[index % len(CHANNEL_COLORS)]
 
 
 def channel_cmap(index: int, *, to_white: bool = False) -> LinearSegmentedColormap:
     """A colour map from black to the colour of channel ``index``: how much of the
     channel is there. ``to_white=True`` continues to white, for more contrast."""
-    stops = ["black", channel_color(index)] + (["white"] if check_bool(to_white, "to_white")
+    stops = ["black", channel_color(index)] + (["white"] if require_bool(to_white, "to_white")
                                                else [])
     return LinearSegmentedColormap.from_list(f"channel{index}", stops)
 
