@@ -18,6 +18,8 @@ document.addEventListener("DOMContentLoaded", () => {
     if (anchor) {
       try { block = article.querySelector(anchor); } catch (e) { block = null; }
     }
-    return ((block || article).textContent || "").replace(/\s+/g, " ").trim();
+    // Math is TeX in the page's source: drop its \( \) delimiters.
+    return ((block || article).textContent || "").replace(/\\[()[\]]/g, "")
+      .replace(/\s+/g, " ").trim();
   };
 });
