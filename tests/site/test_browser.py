@@ -196,7 +196,9 @@ def _scan(path: Path) -> _HtmlScan:
 # --- fixtures: the site, the server, the browser ----------------------------
 
 
-@pytest.fixture(scope="module")
+# Session-wide (one server and one browser per worker, shared by the test
+# modules that import these fixtures): Playwright runs once per thread.
+@pytest.fixture(scope="session")
 def site() -> Path:
     if not (HTML_DIR / "index.html").is_file():
         _unavailable(
@@ -231,7 +233,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(body)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def base_url(site: Path):
     handler = functools.partial(_QuietHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer((LOCAL_HOST, 0), handler)
@@ -252,7 +254,7 @@ class Session:
     blocked: set[str]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def session(base_url: str):
     if not Path(CHROMIUM).is_file() or not os.access(CHROMIUM, os.X_OK):
         _unavailable(
