@@ -207,9 +207,9 @@ class Chapter:
             data = self.glue[key]
             if name == "glue:md" and "text/markdown" in data:
                 return data["text/markdown"]
-            text = format_plain_text(data["text/plain"], spec) if spec else data["text/plain"]
-            if name == "glue:text" and not spec:
-                text = format_plain_text(text, "")
+            # {glue:text} formats the value as myst-nb does; {glue} shows it as is.
+            text = (format_plain_text(data["text/plain"], spec) if name == "glue:text"
+                    else data["text/plain"])
             return re.sub(r"([\\`*_$<\[\]])", r"\\\1", text)
         if name in ("cite", "cite:p", "cite:t"):
             cited = [(self.book.cite(k.strip()), BASE_URL + "bibliography.html")
@@ -256,6 +256,9 @@ class Chapter:
             return f"> **{title}**\n>\n{quoted}"
         if name in ("figure", "image"):
             caption = f"\n\n*{self.markdown(body)}*" if name == "figure" and body else ""
+            if not re.match(r"[a-z]+:|/", argument):  # relative to the chapter
+                folder = "notebooks/student" if self.student else "notebooks"
+                argument = posixpath.relpath(posixpath.join("chapters", argument), folder)
             return f"![{options.get('alt', '')}]({argument}){caption}"
         if name == "math":
             return f"$$\n{body}\n$$"

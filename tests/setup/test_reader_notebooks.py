@@ -129,6 +129,26 @@ def test_glued_values_are_escaped_for_markdown():
     assert chapter.role("glue:text", "share:.1%") == "12.5%"
 
 
+@pytest.mark.parametrize("student", [False, True], ids=["reader", "student"])
+def test_constructs_beyond_todays_chapters_convert_too(student):
+    chapter = rn.Chapter(book(), CHAPTERS[0], student=student)
+    label = next(k for k, (doc, _) in book().labels.items() if doc.endswith(CHAPTERS[0].stem))
+    text = (":::{note}\nSee {doc}`the cheat sheet <../cheatsheet>` and {ref}`" + label + "`.\n"
+            ":::\n\n```{figure} img/a.png\n:alt: A\nThe caption\n```\n\n"
+            ":::{solution} " + label + "\nIt is {math}`k^2`.\n:::\n\n$$ x $$ (eq-x)\n")
+    out = chapter.markdown(text, top=True)
+    assert rn.myst_syntax(out) == []
+    assert out.startswith("> **Note**\n>\n> See [the cheat sheet](" + rn.BASE_URL
+                          + "cheatsheet.html) and [Exercise 1.1](")
+    folder = "../../chapters" if student else "../chapters"
+    assert f"![A]({folder}/img/a.png)\n\n*The caption*" in out
+    assert ("<details>\n<summary>Solution to Exercise 1.1</summary>\n\nIt is $k^2$."
+            "\n\n</details>" in out) is not student
+    assert "$$\nx\n$$" in out
+    with pytest.raises(ValueError, match="no reader form for the directive"):
+        chapter.markdown(":::{unknown}\nx\n:::\n")
+
+
 # -- what a reader gets ------------------------------------------------------------------------
 
 
