@@ -19,6 +19,7 @@ from myst_nb.core.variables import format_plain_text
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "_ext"))
+import reader_launch  # noqa: E402
 import reader_notebooks as rn  # noqa: E402
 
 CHAPTERS = rn.chapters()
@@ -212,6 +213,14 @@ def test_citations_read_author_year():
     assert book().cite("sifre2013rotation") == ("Sifre and Mallat", "2013")
     text = markdown(read(ROOT / "notebooks" / "03_depthwise_convolution.ipynb"))
     assert f"[Howard et al. (2017)]({rn.BASE_URL}bibliography.html)" in text
+
+
+def test_launch_buttons_of_a_chapter_page_name_its_reader_notebook():
+    assert reader_launch.reader_notebook("chapters/03_depthwise_convolution") == (
+        "notebooks/03_depthwise_convolution.ipynb")
+    assert reader_launch.reader_notebook("intro") is None
+    config = (ROOT / "_config.yml").read_text()
+    assert re.search(r"^    reader_launch: _ext$", config, re.M), "the extension is on"
 
 
 # -- the first cell ----------------------------------------------------------------------------

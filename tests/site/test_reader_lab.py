@@ -173,3 +173,17 @@ def test_reader_notebook_renders_without_markup_and_solutions_collapsed(lab, bro
     assert opened == 0, "a solution is open"
     assert all(re.fullmatch(r"Solution to Exercise \d+\.\d+", s.strip()) for s in summaries)
     assert re.search(r"Exercise \d+\.1\b", text), "the exercises are numbered headings"
+
+
+HTML = Path(os.environ.get("BOOK_HTML") or ROOT / "_build" / "html")
+
+
+@pytest.mark.parametrize("path", READER, ids=lambda p: p.name)
+def test_the_sites_launch_buttons_open_the_reader_notebook(path):
+    page = HTML / "chapters" / f"{path.stem}.html"
+    if not page.is_file():
+        _unavailable(f"no built page {page} (make build-check)")
+    links = set(re.findall(r'href="(https://(?:colab\.research\.google\.com|mybinder\.org)/[^"]+)"',
+                           page.read_text(encoding="utf-8")))
+    assert len(links) == 2, links
+    assert all(link.endswith(f"notebooks/{path.name}") for link in links), links
