@@ -207,9 +207,9 @@ notebooks: $(READER)
 	$(BIN)/python _ext/reader_notebooks.py --ref $(REF)
 
 # Every reader notebook, top to bottom, in a kernel where myst-nb cannot be
-# imported (as on Colab); prints each notebook's time.
+# imported (as on Colab); lists each notebook's time.
 reader-run: $(STAMP)
-	READER_RUN=1 $(BIN)/pytest -q -p no:cacheprovider -n 2 -s \
+	READER_RUN=1 $(BIN)/pytest -q -p no:cacheprovider -n 2 --durations=0 \
 	  tests/setup/test_reader_notebooks.py -k runs_top_to_bottom
 
 bench: $(READER)

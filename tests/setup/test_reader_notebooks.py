@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -277,7 +276,5 @@ def test_reader_notebook_runs_top_to_bottom_without_myst_nb(path, kernel_without
     nb = nbformat.read(path, as_version=4)
     nb.cells.insert(1, nbformat.v4.new_code_cell(
         "import helpers.book.glue as g\nassert not g.HAVE_MYST_NB"))
-    start = time.perf_counter()
     NotebookClient(nb, kernel_name="no-myst-nb", timeout=1200,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
-    print(f"{path.name}: {time.perf_counter() - start:.1f} s")
