@@ -259,7 +259,8 @@ def kernel_without_myst_nb(tmp_path_factory) -> str:
     folder.mkdir(parents=True)
     start = ("import sys; sys.modules['myst_nb'] = None; "
              "from ipykernel.kernelapp import launch_new_instance; launch_new_instance()")
-    spec = {"argv": [sys.executable, "-c", start, "-f", "{connection_file}"],
+    spec = {"argv": [sys.executable, "-c", start, "-f", "{connection_file}",
+                     "--IPKernelApp.log_level=ERROR"],  # no warning about local TCP
             "display_name": "no myst-nb", "language": "python"}
     (folder / "kernel.json").write_text(json.dumps(spec))
     return str(folder.parents[1])
