@@ -60,9 +60,9 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    repo = "{repository}"
+    url = "git+{repository}"
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
-    subprocess.run([*pip, f"git+{{repo}}@{ref}"], check=True)'''
+    subprocess.run([*pip, f"{{url}}@{ref}"], check=True)'''
 
 
 @functools.cache
