@@ -622,7 +622,7 @@ def test_search_finds_depthwise(session, base_url):
 def test_launch_buttons_open_this_notebook(visit, site, doc):
     if not (site / "_sources" / f"{doc}.ipynb").is_file():
         pytest.skip(f"{doc} is not a notebook: no launch buttons")
-    notebook = f"{doc}.ipynb"
+    notebook = f"notebooks/{doc.rpartition('/')[2]}.ipynb"  # the reader notebook
     links = [unquote(h) for h in visit(doc).links]
     for service, host in (("Binder", "mybinder.org"), ("Colab", "colab.research.google.com")):
         found = [h for h in links if urlsplit(h).hostname == host]
