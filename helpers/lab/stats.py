@@ -117,21 +117,27 @@ def detectable_difference(spread: float, n: int, alpha: float = 0.05,
     n = require_positive_int(n, "n")
     if n < 2:
         raise ValueError(f"n must be at least 2, got {n}")
-    alpha = require_number(alpha, "alpha", low=0, high=1, low_open=True, high_open=True)
+    # Levels below 1e-10 are beyond what float64 and SciPy's noncentral t resolve.
+    alpha = require_number(alpha, "alpha", low=1e-10, high=1, high_open=True)
     power = require_number(power, "power", low=0, high=1, low_open=True, high_open=True)
     df = n - 1
     critical = float(stats.t.ppf(1 - alpha / 2, df))
 
-    def achieved(delta: float) -> float:  # power at a true difference of delta spreads
+    def enough(delta: float) -> bool:  # power at a true difference of delta spreads
         shift = delta * math.sqrt(n)
-        return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
+        achieved = stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift)
+        return bool(achieved >= power)  # NaN (SciPy's failure) counts as not enough
 
     low, high = 0.0, 1.0
-    while achieved(high) < power:
+    for _ in range(60):
+        if enough(high):
+            break
         high *= 2
+    else:
+        raise ValueError(f"no difference reaches power={power} at alpha={alpha} with n={n}")
     for _ in range(60):
         middle = (low + high) / 2
-        low, high = (middle, high) if achieved(middle) < power else (low, middle)
+        low, high = (low, middle) if enough(middle) else (middle, high)
     return high * spread
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -101,3 +103,13 @@ def test_compare_and_verdict():
     assert verdict(0.1, 0.2, 0.2) == "inconclusive"
     with pytest.raises(ValueError, match="p_difference"):
         verdict(0.1, 2.0, 0.2)
+
+
+def test_detectable_difference_refuses_levels_it_cannot_resolve_and_never_hangs():
+    with pytest.raises(ValueError, match="alpha"):
+        detectable_difference(1.0, 10, alpha=1e-17)
+    previous = 0.0
+    for alpha in (1e-3, 1e-6, 1e-9):  # a stricter level needs a larger difference
+        d = detectable_difference(1.0, 10, alpha=alpha)
+        assert math.isfinite(d) and d > previous
+        previous = d
