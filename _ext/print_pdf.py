@@ -338,5 +338,7 @@ if __name__ == "__main__":
     seconds, clipped = print_pdf(source, target)
     print(f"{target} ({target.stat().st_size / 1e6:.1f} MB) printed in {seconds:.0f} s")
     if clipped:
-        print(f"{len(clipped)} element(s) wider than the page (clipped):", *clipped[:20],
+        # MathJax's text holds lone surrogates (mathematical letters): replace them.
+        shown = [c.encode("utf-8", "replace").decode()[:200] for c in clipped[:20]]
+        print(f"{len(clipped)} element(s) wider than the page (clipped):", *shown,
               sep="\n  ")
