@@ -180,6 +180,7 @@ outputs: $(STAMP)
 OFF := sed 's/^  execute_notebooks: cache/  execute_notebooks: "off"/' _config.yml
 JB  := $(BIN)/jupyter-book build . -W -n --keep-going
 build-check: $(STAMP)
+	rm -rf _build/html
 	$(OFF) > _config.test.yml
 	$(JB) --config _config.test.yml
 	rm -f _config.test.yml
@@ -208,8 +209,13 @@ builds: $(STAMP)
 	$(MAKE) --no-print-directory -j2 build-check pdf handout
 
 # The built site, PDF and handout: static checks and headless Chromium.
+# One pytest run per suite that drives its own browser: two Playwright
+# sessions cannot share one worker process.
 browser: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m browser
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m browser \
+	  tests/site/test_browser.py tests/site/test_site.py
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m browser tests/site/test_explorers.py
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m browser tests/site/test_reader_lab.py
 
 lab: $(READER)
 	$(BIN)/jupyter lab notebooks/

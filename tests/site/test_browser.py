@@ -759,6 +759,8 @@ def test_figures_are_sharp_and_legible_on_a_phone(visit, doc):
             problems.append(f"{name}: no Book-Min-Text-Px record (not drawn through "
                             "use_book_style's figure_png)")
             continue
+        if not figure["phone"]:  # not shown on screen (a print-only stand-in)
+            continue
         on_phone = smallest * figure["phone"] / (natural / DENSITY)
         if on_phone < MIN_TEXT_PX - 0.25:
             problems.append(f"{name}: smallest text {on_phone:.1f} px at phone width "
