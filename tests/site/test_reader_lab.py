@@ -120,9 +120,12 @@ def open_in_lab(browser, lab, path: Path):
     page.goto(f"{url}/lab/tree/{path.relative_to(ROOT).as_posix()}?reset&token={token}")
     markdown_cells = sum(c.cell_type == "markdown"
                          for c in nbformat.read(path, as_version=4).cells)
+    # Every Markdown cell rendered, and none still empty (on a busy machine the
+    # elements appear before their content).
     page.wait_for_function(
-        "n => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
-        ".jp-MarkdownCell .jp-RenderedMarkdown').length >= n",
+        "n => { const shown = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
+        ".jp-MarkdownCell .jp-RenderedMarkdown'); return shown.length >= n && "
+        "[...shown].every(e => e.textContent.trim().length > 0); }",
         arg=markdown_cells, timeout=TIMEOUT_MS)
     page.wait_for_timeout(1500)  # MathJax typesets after rendering
     return page
