@@ -212,8 +212,8 @@ builds: $(STAMP)
 # One pytest run per suite that drives its own browser: two Playwright
 # sessions cannot share one worker process.
 browser: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m browser \
-	  tests/site/test_browser.py tests/site/test_site.py
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m browser tests/site/test_browser.py
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m browser tests/site/test_site.py
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m browser tests/site/test_explorers.py
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m browser tests/site/test_reader_lab.py
 
