@@ -47,26 +47,43 @@ endif
 READER := $(VENV)/.installed-reader
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check
+# Present while an install runs: a .venv that still has it is half-made (pip
+# failed or was interrupted), and the next make starts it afresh.
+UNFINISHED := $(VENV)/.unfinished
 # On Linux, torch comes from PyTorch's CPU wheel index, and alone: that index
 # is consulted for torch only (PyPI's Linux wheel is the CUDA build). A torch
 # pip can install without any index (already installed, or a local wheel
 # directory in pip's configuration) is used as is.
 TORCH     := $(shell sed -n 's/^\(torch==[^ #]*\).*/\1/p' requirements.txt)
 CPU_INDEX := https://download.pytorch.org/whl/cpu
+# What a reader is told when no CPU build of torch can be installed.
+GOAL := $(or $(filter book lab test,$(MAKECMDGOALS)),book)
+NO_TORCH := echo; \
+  echo "Could not install $(TORCH), PyTorch's CPU build, for $$($(BIN)/python -V):"; \
+  echo "pip has no local wheel of it, and $(CPU_INDEX) served none"; \
+  echo "(the index is unreachable, or has no CPU build for this Python)."; \
+  echo "$(VENV) is removed, so that no half-made environment is reused. What to do:"; \
+  echo "  - check that $(CPU_INDEX) is reachable (network, proxy) and run make $(GOAL) again;"; \
+  echo "  - or use another Python 3.11-3.13: make $(GOAL) PYTHON=python3.11;"; \
+  echo "  - or accept PyPI's torch (the CUDA build, about 2.7 GB):"; \
+  echo "    make $(GOAL) CPU_INDEX=https://pypi.org/simple"
 NOTEBOOKS := $(wildcard chapters/*.ipynb)
 # The same notebooks, longest first, so that two nbval workers finish together
 # (chapter 7 alone takes about a third of the time).
 SLOW_FIRST := $(wildcard chapters/07_*.ipynb chapters/08_*.ipynb chapters/10_*.ipynb)
 NBVAL_ORDER := $(SLOW_FIRST) $(filter-out $(SLOW_FIRST),$(NOTEBOOKS))
 
-.PHONY: book test lint unit nbval nbval-other-cpu build-check pdf handout builds browser lab bench outputs clean help FORCE
+.PHONY: book test lint unit checks test-chapter nbval nbval-other-cpu build-check pdf handout builds browser lab notebooks reader-run bench outputs clean help FORCE
 
 help:
 	@echo "make book   build the book into _build/html (first run also builds .venv)"
-	@echo "make test   lint + unit tests + strict nbval + strict build + browser tests"
+	@echo "make test   lint + unit tests + checks + strict nbval + strict build + browser tests"
+	@echo "make test-chapter N=7  one chapter's unit tests and strict nbval"
 	@echo "make pdf    the whole book as one PDF: _build/pdf/book.pdf (needs Chromium)"
 	@echo "make handout  the book without exercise solutions: _build/handout/html"
-	@echo "make lab    open the chapters in JupyterLab"
+	@echo "make lab    open the reader notebooks (notebooks/) in JupyterLab"
+	@echo "make notebooks [REF=vX.Y.Z]  regenerate notebooks/ and notebooks/student/ from chapters/"
+	@echo "make reader-run  run every reader notebook without myst-nb, as on Colab"
 	@echo "make bench  NumPy vs PyTorch timing table of the from-scratch convolutions"
 	@echo "make outputs [NB=chapters/X.ipynb]  re-run notebooks and store their outputs"
 	@echo "make clean  remove _build and caches (keeps .venv)"
@@ -76,6 +93,9 @@ $(READER): requirements.txt pyproject.toml $(if $(REBUILD_VENV),FORCE)
 	@if [ -n "$(REBUILD_VENV)" ]; then \
 	  echo "$(VENV) has Python $(VENV_VERSION); rebuilding it with $(PYTHON) ($(PYTHON_VERSION))"; \
 	  rm -rf $(VENV); fi
+	@if [ -e $(UNFINISHED) ]; then \
+	  echo "$(VENV) is left from an install that did not finish: making it afresh"; \
+	  rm -rf $(VENV); fi
 	@test -x $(BIN)/python || { \
 	  $(PYTHON) -c '$(PY_OK)' 2>/dev/null || { \
 	    echo "No Python 3.11-3.13 found (PYTHON=$(PYTHON), version $(or $(PYTHON_VERSION),unknown))."; \
@@ -83,14 +103,17 @@ $(READER): requirements.txt pyproject.toml $(if $(REBUILD_VENV),FORCE)
 	    exit 1; }; \
 	  echo "Creating $(VENV) with $(PYTHON) (Python $(PYTHON_VERSION))"; \
 	  $(PYTHON) -m venv $(VENV); }
+	@touch $(UNFINISHED)
 	@echo "Installing the reader's packages into $(VENV) (first time: 0.4 GB to download, 1.6 GB on disk)"
 ifeq ($(shell uname -s),Linux)
 	@echo "torch alone, CPU build: a local wheel if pip has one, else $(CPU_INDEX)"
 	$(PIP) -q --no-deps --no-index $(TORCH) 2>/dev/null || \
-	  $(PIP) --no-deps --index-url $(CPU_INDEX) $(TORCH)
+	  $(PIP) --no-deps --index-url $(CPU_INDEX) $(TORCH) || \
+	  { $(NO_TORCH); rm -rf $(VENV); exit 1; }
 endif
 	$(PIP) -r requirements.txt
 	$(PIP) -q --no-deps -e .
+	@rm -f $(UNFINISHED)
 	touch $@
 
 $(STAMP): requirements-dev.txt $(READER)
@@ -102,13 +125,27 @@ book: $(READER)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
-test: lint unit nbval nbval-other-cpu builds browser
+test: lint unit checks nbval nbval-other-cpu reader-run builds browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests $(NOTEBOOKS)
 
+# The unit tests mirror the package's layers: tests/core, tests/lab, tests/book.
 unit: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser"
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 tests/core tests/lab tests/book
+
+# The book's and the set-up's own checks (chapters' structure, configuration,
+# the install recipes, Colab), apart from the unit tests; no browser.
+checks: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser" tests/site tests/setup
+
+# One chapter alone: its unit tests (marker chN, see tests/conftest.py) and
+# strict nbval of its notebook. make test-chapter N=7
+test-chapter: $(STAMP)
+	@test -n "$(N)" || { echo "Name the chapter: make test-chapter N=7"; exit 2; }
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m ch$(N) tests/core tests/lab tests/book
+	$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(wildcard chapters/$(shell printf %02d $(N))_*.ipynb)
 
 # Strict nbval: every notebook runs in a fresh kernel and its outputs must
 # equal the committed ones (only cells tagged nbval-ignore-output are exempt).
@@ -143,6 +180,7 @@ outputs: $(STAMP)
 OFF := sed 's/^  execute_notebooks: cache/  execute_notebooks: "off"/' _config.yml
 JB  := $(BIN)/jupyter-book build . -W -n --keep-going
 build-check: $(STAMP)
+	rm -rf _build/html
 	$(OFF) > _config.test.yml
 	$(JB) --config _config.test.yml
 	rm -f _config.test.yml
@@ -171,11 +209,29 @@ builds: $(STAMP)
 	$(MAKE) --no-print-directory -j2 build-check pdf handout
 
 # The built site, PDF and handout: static checks and headless Chromium.
+# One pytest run per suite that drives its own browser: two Playwright
+# sessions cannot share one worker process.
 browser: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m browser
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m browser tests/site/test_browser.py
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m browser tests/site/test_site.py
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m browser tests/site/test_explorers.py
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 -m browser tests/site/test_reader_lab.py
 
 lab: $(READER)
-	$(BIN)/jupyter lab chapters/
+	$(BIN)/jupyter lab notebooks/
+
+# The reader notebooks (notebooks/, notebooks/student/) from the chapters: what
+# JupyterLab, Colab and Binder open. Colab's first cell installs helpers from
+# REF (main; a release regenerates with its own tag: make notebooks REF=vX.Y.Z).
+REF ?= main
+notebooks: $(READER)
+	$(BIN)/python _ext/reader_notebooks.py --ref $(REF)
+
+# Every reader notebook, top to bottom, in a kernel where myst-nb cannot be
+# imported (as on Colab); lists each notebook's time.
+reader-run: $(STAMP)
+	READER_RUN=1 $(BIN)/pytest -q -p no:cacheprovider -n 2 --durations=0 \
+	  tests/setup/test_reader_notebooks.py -k runs_top_to_bottom
 
 bench: $(READER)
 	$(BIN)/python -m helpers.lab.bench
@@ -184,6 +240,12 @@ FORCE:
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis .ruff_cache _config.test.yml _config.pdf.yml _config.handout.yml
+
+# Chapter 7's over-fitting study: trains every run (float64, two processes) and
+# writes helpers/lab/data/overfitting_study.json, which the chapter reads.
+.PHONY: study
+study: $(READER)
+	$(BIN)/python -m helpers.lab.overfitting_study --jobs 2
 
 # The measurements chapters 6, 8 and 10 publish, taken under guards and written
 # to helpers/lab/data (at least 6 minutes on 2 cores; run on a quiet machine).

@@ -50,3 +50,55 @@ def close_figures():
     ``pytestmark = pytest.mark.usefixtures("close_figures")``."""
     yield
     plt.close("all")
+
+
+# One chapter's tests: ``pytest -m ch7`` (or ``make test-chapter N=7``). A test
+# file belongs to the chapters of the topic or module its name holds
+# (test_checks_overfitting.py, test_train.py: chapter 7). Files of no topic
+# (validation, threads, the site, the set-up) belong to none.
+TOPIC_CHAPTERS = {
+    "counting": (1,),
+    "geometry": (2,),
+    "images": (2, 3),
+    "animation": (2,),
+    "convolution": (2, 3),
+    "numpy_conv": (2, 3, 4, 5),
+    "layers": (3, 4, 5),
+    "separable": (4, 5),
+    "cost": (1, 5, 6),
+    "bench": (6,),
+    "measure": (6, 8, 10),
+    "roofline": (6,),
+    "onednn": (6, 8),
+    "overfitting": (7,),
+    "cnn": (7,),
+    "digits": (7,),
+    "train": (7,),
+    "stats": (7,),
+    "architectures": (8,),
+    "models": (8,),
+    "paper_tables": (8,),
+    "lowrank": (9,),
+    "deployment": (10,),
+    "folding": (10,),
+    "quantize": (10,),
+    "memory": (10,),
+}
+
+
+def chapters_of(stem: str) -> tuple[int, ...]:
+    """The chapters a test file ``test_<...>.py`` belongs to, from the topics in its name."""
+    name = stem.removeprefix("test_")
+    return tuple(sorted({c for topic, chapters in TOPIC_CHAPTERS.items()
+                         if topic in name for c in chapters}))
+
+
+def pytest_configure(config):
+    for chapter in range(1, 11):
+        config.addinivalue_line("markers", f"ch{chapter}: a test of chapter {chapter}'s code")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for chapter in chapters_of(item.path.stem):
+            item.add_marker(f"ch{chapter}")

@@ -10,6 +10,7 @@ costs N times as much.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from helpers.core._validate import as_pair, check_bool, check_positive_int
+from helpers.core._validate import as_pair, require_bool, require_module, require_positive_int
 
 __all__ = [
     "KINDS",
@@ -42,6 +43,9 @@ KINDS: tuple[str, ...] = ("normal", "depthwise", "pointwise", "separable")
 
 IntOrPair = int | tuple[int, int]
 
+#: The largest input (numbers in all) :func:`count_macs` runs a module on: 400 MB of float32.
+MAX_INPUT_NUMBERS = 10**8
+
 
 @dataclass(frozen=True)
 class Cost:
@@ -51,6 +55,8 @@ class Cost:
     macs: int
 
     def __add__(self, other: Cost) -> Cost:
+        if not isinstance(other, Cost):
+            return NotImplemented  # Python then raises TypeError naming both types
         return Cost(self.params + other.params, self.macs + other.macs)
 
 
@@ -61,10 +67,10 @@ class Cost:
 def _check_conv(in_channels: int, out_channels: int, kernel_size: IntOrPair,
                 groups: int) -> tuple[int, int, tuple[int, int], int]:
     """The checked ``(in_channels, out_channels, (kh, kw), groups)`` of a convolution."""
-    in_channels = check_positive_int(in_channels, "in_channels")
-    out_channels = check_positive_int(out_channels, "out_channels")
+    in_channels = require_positive_int(in_channels, "in_channels")
+    out_channels = require_positive_int(out_channels, "out_channels")
     kernel = as_pair(kernel_size, "kernel_size")
-    groups = check_positive_int(groups, "groups")
+    groups = require_positive_int(groups, "groups")
     for count, name in ((in_channels, "in_channels"), (out_channels, "out_channels")):
         if count % groups:
             raise ValueError(f"groups={groups} must divide {name}={count}")
@@ -77,7 +83,7 @@ def conv2d_params(in_channels: int, out_channels: int, kernel_size: IntOrPair, g
     in_channels, out_channels, (kernel_h, kernel_w), groups = _check_conv(
         in_channels, out_channels, kernel_size, groups)
     weights = out_channels * (in_channels // groups) * kernel_h * kernel_w
-    return weights + (out_channels if check_bool(bias, "bias") else 0)
+    return weights + (out_channels if require_bool(bias, "bias") else 0)
 
 
 def conv2d_macs(in_channels: int, out_channels: int, kernel_size: IntOrPair,
@@ -105,7 +111,7 @@ def normal_conv_cost(in_channels: int, out_channels: int, kernel_size: IntOrPair
 def depthwise_conv_cost(in_channels: int, kernel_size: IntOrPair, output_size: IntOrPair,
                         depth_multiplier: int = 1, bias: bool = False) -> Cost:
     """Cost of a depthwise convolution: ``depth_multiplier`` filters per input channel."""
-    out_channels = check_positive_int(in_channels, "in_channels") * check_positive_int(
+    out_channels = require_positive_int(in_channels, "in_channels") * require_positive_int(
         depth_multiplier, "depth_multiplier"
     )
     return Cost(
@@ -144,7 +150,9 @@ def separable_conv_params(in_channels: int, out_channels: int, kernel_size: IntO
 def conv_cost(kind: str, channels: int, size: int, kernel_size: IntOrPair = 3) -> Cost:
     """Cost of a ``channels -> channels`` convolution of ``kind`` (one of :data:`KINDS`),
     stride 1, "same" padding, no bias, on a ``size x size`` image."""
-    if not isinstance(kind, str) or kind not in KINDS:
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be one of {KINDS}, got {kind!r}")
+    if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if kind == "normal":
         return normal_conv_cost(channels, channels, kernel_size, size)
@@ -161,7 +169,7 @@ def separable_cost_ratio(out_channels: int, kernel_size: IntOrPair) -> Fraction:
     The same for parameters and MACs, without bias and with depth multiplier 1;
     ``N`` is ``out_channels``. Use ``float(...)`` for a decimal.
     """
-    out_channels = check_positive_int(out_channels, "out_channels")
+    out_channels = require_positive_int(out_channels, "out_channels")
     kernel_h, kernel_w = as_pair(kernel_size, "kernel_size")
     return Fraction(1, out_channels) + Fraction(1, kernel_h * kernel_w)
 
@@ -172,9 +180,8 @@ def separable_cost_ratio(out_channels: int, kernel_size: IntOrPair) -> Fraction:
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``module`` (shared parameters counted once)."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    trainable_only = check_bool(trainable_only, "trainable_only")
+    require_module(module, "module")
+    trainable_only = require_bool(trainable_only, "trainable_only")
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -184,11 +191,13 @@ def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> FlopCounterMo
     The module runs in eval mode (so batch norm statistics do not change) and
     gets its modes back afterwards.
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    require_module(module, "module")
     if isinstance(input_shape, str) or not isinstance(input_shape, Sequence | torch.Size):
         raise TypeError(f"input_shape must be a sequence of positive ints, got {input_shape!r}")
-    shape = tuple(check_positive_int(size, "input_shape entries") for size in input_shape)
+    shape = tuple(require_positive_int(size, "input_shape entries") for size in input_shape)
+    if not shape or math.prod(shape) > MAX_INPUT_NUMBERS:
+        raise ValueError(f"input_shape must have 1 to {MAX_INPUT_NUMBERS:,} entries in all, "
+                         f"got {shape}")
     first = next(module.parameters(), None)
     dtype = torch.get_default_dtype() if first is None else first.dtype
     device = None if first is None else first.device

@@ -12,33 +12,40 @@ import copy
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from helpers.core.layers import DepthwiseSeparableConv2d
+from helpers.core._validate import require_module
+from helpers.core.layers import DepthwiseConv2d, DepthwiseSeparableConv2d, PointwiseConv2d
 
 __all__ = ["count_batch_norms", "fold_batch_norm"]
 
-
-def _check_module(module: object, name: str = "model") -> nn.Module:
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
-    return module
-
+#: Modules whose forward is exactly their inner ``.conv`` (the book's own layers).
+_WRAPPERS = (DepthwiseConv2d, PointwiseConv2d)
 
 
 def count_batch_norms(model: nn.Module) -> int:
     """Number of ``nn.BatchNorm2d`` modules in ``model``."""
-    model = _check_module(model)
+    model = require_module(model)
     return sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
 
 
-def _conv_of(module: nn.Module) -> tuple[nn.Module, str] | None:
-    """``(owner, attribute)`` of the ``nn.Conv2d`` that ``module`` is or wraps, or None.
+def _runs_children_in_order(module: nn.Module) -> bool:
+    """Whether ``module``'s forward is known to run its children one after the
+    other and nothing else: an ``nn.Sequential`` (or a subclass that keeps its
+    forward) or the book's :class:`~helpers.core.layers.DepthwiseSeparableConv2d`."""
+    if type(module) is DepthwiseSeparableConv2d:
+        return True
+    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
 
-    The book's :class:`~helpers.core.layers.DepthwiseConv2d` and
-    :class:`~helpers.core.layers.PointwiseConv2d` keep theirs in ``.conv``.
-    """
-    inner = getattr(module, "conv", None)
-    if type(module) is not nn.Conv2d and isinstance(inner, nn.Conv2d):
-        return module, "conv"
+
+def _conv_of(parent: nn.Module, name: str) -> tuple[nn.Module, str] | None:
+    """``(owner, attribute)`` of the ``nn.Conv2d`` whose output child ``name`` of
+    ``parent`` is, or None when that is not provably so: the child must be an
+    ``nn.Conv2d`` or one of the book's layers (not a learner's module that holds
+    a ``.conv`` and may do more after it, such as a ReLU)."""
+    child = parent._modules[name]
+    if type(child) is nn.Conv2d:
+        return parent, name
+    if type(child) in _WRAPPERS and type(child.conv) is nn.Conv2d:
+        return child, "conv"
     return None
 
 
@@ -47,16 +54,15 @@ def _fold_children(parent: nn.Module) -> int:
     folded = 0
     names = list(parent._modules)
     for before, name in zip(names, names[1:], strict=False):
-        bn, conv_module = parent._modules[name], parent._modules[before]
-        if not isinstance(bn, nn.BatchNorm2d) or conv_module is None:
+        bn = parent._modules[name]
+        if (type(bn) is not nn.BatchNorm2d or parent._modules[before] is None
+                or bn.running_mean is None or bn.running_var is None):
+            continue  # only a batch norm with running statistics is affine in eval mode
+        found = _conv_of(parent, before)
+        if found is None:
             continue
-        if isinstance(conv_module, nn.Conv2d):
-            owner, attribute, conv = parent, before, conv_module
-        elif (found := _conv_of(conv_module)) is not None:
-            owner, attribute = found
-            conv = getattr(owner, attribute)
-        else:
-            continue
+        owner, attribute = found
+        conv = getattr(owner, attribute)
         if conv.out_channels != bn.num_features:
             raise ValueError(f"cannot fold {name!r}: {bn.num_features} features after a "
                              f"convolution with {conv.out_channels} output channels")
@@ -75,17 +81,19 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
     the convolution, which ``torch.nn.utils.fusion.fuse_conv_bn_eval`` merges into
     that convolution's weight (scaled per output channel) and bias.
 
-    A pair is folded when the convolution (an ``nn.Conv2d``, or a book layer
-    holding one in ``.conv``) is the child registered right before the batch
-    norm in an ``nn.Sequential`` or a
-    :class:`~helpers.core.layers.DepthwiseSeparableConv2d`: containers whose forward
-    runs their children in order. Other batch norms are left in place; count
-    them with :func:`count_batch_norms`. The original model is not changed.
+    A pair is folded only where that is provably exact: the convolution (an
+    ``nn.Conv2d``, or the book's :class:`~helpers.core.layers.DepthwiseConv2d` or
+    :class:`~helpers.core.layers.PointwiseConv2d`) is the child registered right
+    before the batch norm in an ``nn.Sequential`` or a
+    :class:`~helpers.core.layers.DepthwiseSeparableConv2d`, containers whose forward
+    runs their children in order and nothing else. Other batch norms (after a
+    module of one's own that may apply a ReLU after its convolution, say) are
+    left in place; count them with :func:`count_batch_norms`. The original model
+    is not changed.
     """
-    model = _check_module(model)
+    model = require_module(model)
     folded = copy.deepcopy(model).eval()
-    containers = (nn.Sequential, DepthwiseSeparableConv2d)
     for module in list(folded.modules()):
-        if isinstance(module, containers):
+        if _runs_children_in_order(module):
             _fold_children(module)
     return folded

@@ -8,16 +8,13 @@ input is a tensor ``(B, M, H, W)`` or ``(M, H, W)`` with ``in_channels`` channel
 ``padding`` is an int, a pair ``(height, width)``, ``"valid"`` (no padding) or
 ``"same"``. With stride 1, ``"same"`` is PyTorch's (output size = input size; for
 an even kernel the extra zero goes to the bottom/right). ``nn.Conv2d`` refuses
-``"same"`` with a stride above 1; there we put the zeros of
-:func:`helpers.core.geometry.same_padding` on both sides, ``d * (k - 1) // 2`` each,
-which for odd kernels gives an output of ``ceil(size / stride)``. That symmetric
-choice is torchvision's (its MobileNets pad ``(k - 1) // 2`` on every side).
-TensorFlow and Keras "same" give the same output size but split the padding
-needed for that stride, ``max((ceil(size / s) - 1) * s + span - size, 0)``, and
-put the larger half at the bottom/right: for a 3x3 kernel, stride 2 and an even
-size that is no zero at the top/left and one at the bottom/right, so the windows
-sit one pixel lower and further right than here (the reference MobileNets in
-Keras applications and TF-slim are built that way).
+``"same"`` with a stride above 1; there the layers follow the book's one policy,
+stated in :mod:`helpers.core.geometry` (torchvision's symmetric zeros).
+
+The layers can be scripted with ``torch.jit.script`` (which recent PyTorch
+deprecates in favour of ``torch.compile`` and ``torch.export``; those work too):
+their forward checks its input only when run as Python (TorchScript skips the
+checks).
 """
 
 from __future__ import annotations
@@ -27,8 +24,15 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from helpers.core._validate import as_pair, check_bool, check_input_channels, check_positive_int
-from helpers.core.geometry import PADDING_EXPECTED, Padding, same_padding
+from helpers.core._validate import (
+    as_pair,
+    require_bool,
+    require_input_channels,
+    require_layer_input,
+    require_parameter_count,
+    require_positive_int,
+)
+from helpers.core.geometry import Padding, output_length, resolve_padding, same_padding
 
 __all__ = [
     "ConvBNReLU",
@@ -43,17 +47,26 @@ IntOrPair = int | tuple[int, int]
 
 def _conv2d_padding(padding: Padding, kernel_size: tuple[int, int], stride: tuple[int, int],
                     dilation: tuple[int, int]) -> tuple[int, int] | str:
-    """Turn our ``padding`` argument into one ``nn.Conv2d`` accepts (see the module docstring)."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return (0, 0)
-        if padding == "same":
-            if stride == (1, 1):
-                return "same"
-            return (same_padding(kernel_size[0], dilation[0])[0],
-                    same_padding(kernel_size[1], dilation[1])[0])
-        raise ValueError(f"{PADDING_EXPECTED}, got {padding!r}")
-    return as_pair(padding, "padding", minimum=0)
+    """Turn our ``padding`` argument into one ``nn.Conv2d`` accepts (see
+    :func:`helpers.core.geometry.resolve_padding`)."""
+    (top, _), (left, _) = resolve_padding(padding, kernel_size, stride, dilation)
+    if padding == "same" and stride == (1, 1):
+        return "same"  # nn.Conv2d's own, which also handles even kernels
+    return (top, left)
+
+
+@torch.jit.unused
+def _check_input(x: torch.Tensor, layer: nn.Module, conv: nn.Conv2d) -> None:
+    """The checks of a layer's input (Python only: TorchScript skips them): a
+    floating tensor with the right channels, dtype and device, large enough for
+    the (dilated) kernel."""
+    owner = type(layer).__name__
+    require_input_channels(x, layer.in_channels, owner)
+    require_layer_input(x, conv.weight, owner)
+    if conv.padding != "same":
+        for axis, size, k, d, p in zip(("height", "width"), x.shape[-2:], conv.kernel_size,
+                                       conv.dilation, conv.padding, strict=True):
+            output_length(size, k, 1, 2 * p, d, f"the input's {axis} ({owner})")
 
 
 def _make_module(factory: Callable[..., nn.Module] | None, name: str, example: str,
@@ -80,8 +93,8 @@ class _WrappedConv(nn.Module):
     ``.weight`` and ``.bias`` are the inner convolution's parameters.
     """
 
-    conv: nn.Conv2d
-    in_channels: int
+    # Properties TorchScript leaves to Python (it cannot read their annotations).
+    __jit_unused_properties__ = ["weight", "bias"]
 
     @property
     def weight(self) -> nn.Parameter:
@@ -92,7 +105,8 @@ class _WrappedConv(nn.Module):
         return self.conv.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_channels(x, self.in_channels, type(self).__name__)
+        if not torch.jit.is_scripting():
+            _check_input(x, self, self.conv)
         return self.conv(x)
 
 
@@ -107,16 +121,19 @@ class DepthwiseConv2d(_WrappedConv):
                  padding: Padding = "same", dilation: IntOrPair = 1, depth_multiplier: int = 1,
                  bias: bool = True) -> None:
         super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.depth_multiplier = check_positive_int(depth_multiplier, "depth_multiplier")
+        self.in_channels = require_positive_int(in_channels, "in_channels")
+        self.depth_multiplier = require_positive_int(depth_multiplier, "depth_multiplier")
         self.out_channels = self.in_channels * self.depth_multiplier
         kernel_size = as_pair(kernel_size, "kernel_size")
         stride = as_pair(stride, "stride")
         dilation = as_pair(dilation, "dilation")
+        bias = require_bool(bias, "bias")
+        require_parameter_count(self.out_channels * (kernel_size[0] * kernel_size[1] + 1),
+                                type(self).__name__)
         self.conv = nn.Conv2d(
             self.in_channels, self.out_channels, kernel_size, stride=stride,
             padding=_conv2d_padding(padding, kernel_size, stride, dilation), dilation=dilation,
-            groups=self.in_channels, bias=check_bool(bias, "bias"))
+            groups=self.in_channels, bias=bias)
 
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, depth_multiplier={self.depth_multiplier}"
@@ -130,10 +147,11 @@ class PointwiseConv2d(_WrappedConv):
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
         super().__init__()
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.out_channels = check_positive_int(out_channels, "out_channels")
+        self.in_channels = require_positive_int(in_channels, "in_channels")
+        self.out_channels = require_positive_int(out_channels, "out_channels")
+        require_parameter_count(self.out_channels * (self.in_channels + 1), type(self).__name__)
         self.conv = nn.Conv2d(self.in_channels, self.out_channels, kernel_size=1,
-                              bias=check_bool(bias, "bias"))
+                              bias=require_bool(bias, "bias"))
 
 
 class DepthwiseSeparableConv2d(nn.Module):
@@ -172,9 +190,9 @@ class DepthwiseSeparableConv2d(nn.Module):
             depthwise_bias = norm_layer is None and activation is not None
             pointwise_bias = norm_layer is None
         else:
-            depthwise_bias = pointwise_bias = check_bool(bias, "bias")
-        self.in_channels = check_positive_int(in_channels, "in_channels")
-        self.out_channels = check_positive_int(out_channels, "out_channels")
+            depthwise_bias = pointwise_bias = require_bool(bias, "bias")
+        self.in_channels = require_positive_int(in_channels, "in_channels")
+        self.out_channels = require_positive_int(out_channels, "out_channels")
         # Registered in the order forward runs them; None is not registered.
         self.depthwise = DepthwiseConv2d(
             in_channels, kernel_size, stride, padding, dilation, depth_multiplier,
@@ -189,16 +207,23 @@ class DepthwiseSeparableConv2d(nn.Module):
         self.pointwise_act = _make_module(activation, *act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input_channels(x, self.in_channels, type(self).__name__)
+        if not torch.jit.is_scripting():
+            _check_input(x, self, self.depthwise.conv)
         unbatched = x.ndim == 3
         if unbatched:  # norms want a batch axis; nn.Conv2d does not
             x = x.unsqueeze(0)
         # Every step by name: a factory may return one module for both steps
         # (e.g. ``lambda: relu``), which ``self.children()`` would list only once.
-        for step in (self.depthwise, self.depthwise_norm, self.depthwise_act,
-                     self.pointwise, self.pointwise_norm, self.pointwise_act):
-            if step is not None:
-                x = step(x)
+        x = self.depthwise(x)
+        if self.depthwise_norm is not None:
+            x = self.depthwise_norm(x)
+        if self.depthwise_act is not None:
+            x = self.depthwise_act(x)
+        x = self.pointwise(x)
+        if self.pointwise_norm is not None:
+            x = self.pointwise_norm(x)
+        if self.pointwise_act is not None:
+            x = self.pointwise_act(x)
         return x.squeeze(0) if unbatched else x
 
     def extra_repr(self) -> str:
@@ -218,6 +243,7 @@ class DepthwiseSeparableConv2d(nn.Module):
 
 def odd_same_padding(kernel_size: int, dilation: int = 1) -> int:
     """The zeros per side of "same" padding, for an odd kernel (symmetric)."""
+    kernel_size = require_positive_int(kernel_size, "kernel_size")
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
     return same_padding(kernel_size, dilation)[0]
@@ -231,11 +257,13 @@ class ConvBNReLU(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
                  stride: int = 1, batch_norm: bool = True) -> None:
-        in_channels = check_positive_int(in_channels, "in_channels")
-        out_channels = check_positive_int(out_channels, "out_channels")
-        kernel_size = check_positive_int(kernel_size, "kernel_size")
-        stride = check_positive_int(stride, "stride")
-        batch_norm = check_bool(batch_norm, "batch_norm")
+        in_channels = require_positive_int(in_channels, "in_channels")
+        out_channels = require_positive_int(out_channels, "out_channels")
+        kernel_size = require_positive_int(kernel_size, "kernel_size")
+        stride = require_positive_int(stride, "stride")
+        batch_norm = require_bool(batch_norm, "batch_norm")
+        require_parameter_count(out_channels * (kernel_size**2 * in_channels + 2),
+                                type(self).__name__)
         conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
                          padding=odd_same_padding(kernel_size), bias=not batch_norm)
         norm = [nn.BatchNorm2d(out_channels)] if batch_norm else []

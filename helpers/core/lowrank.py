@@ -26,6 +26,7 @@ separable, a ``k x 1`` filter followed by a ``1 x k`` one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from copy import deepcopy
 from typing import Any
 
@@ -33,7 +34,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers.core._validate import _describe, check_positive_int
+from helpers.core._validate import (
+    _describe,
+    require_module,
+    require_parameter_count,
+    require_positive_int,
+)
 from helpers.core.threads import fixed_threads
 
 __all__ = [
@@ -57,17 +63,14 @@ __all__ = [
 
 def _to_numpy(x: Any, name: str) -> np.ndarray:
     """``x`` (array or tensor of real numbers) as a float64 NumPy array."""
-    if isinstance(x, torch.Tensor):
-        if x.is_complex() or x.dtype == torch.bool:
-            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
-        array = x.detach().cpu().to(torch.float64).numpy()
-    elif isinstance(x, np.ndarray):
-        if x.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
-        array = x.astype(np.float64)
-    else:
+    if not isinstance(x, torch.Tensor | np.ndarray):
         raise TypeError(f"{name} must be a NumPy array or a torch tensor, got "
                         f"{type(x).__name__} {_describe(x)}")
+    if (x.is_complex() or x.dtype == torch.bool) if isinstance(x, torch.Tensor) else (
+            x.dtype.kind not in "biuf"):
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    array = (x.detach().cpu().to(torch.float64).numpy() if isinstance(x, torch.Tensor)
+             else x.astype(np.float64))
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must hold finite numbers, got NaN or infinity")
     return array
@@ -83,25 +86,23 @@ def _like(result: np.ndarray, template: Any) -> Any:
     return result.astype(dtype)
 
 
-def _check_normal(weight: Any, name: str = "weight") -> np.ndarray:
+def _check_kernel(weight: Any, name: str, layout: str) -> np.ndarray:
+    """``weight`` as float64, required to be a non-empty kernel of ``layout``'s rank."""
     w = _to_numpy(weight, name)
-    if w.ndim != 4:
-        raise ValueError(
-            f"{name} must be a 4-D normal convolution kernel (out_channels, in_channels, kh, kw), "
-            f"got shape {tuple(w.shape)}"
-        )
+    if w.ndim != layout.count(",") + 1:
+        raise ValueError(f"{name} must be a {layout.count(',') + 1}-D kernel {layout}, "
+                         f"got shape {tuple(w.shape)}")
     if w.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(w.shape)}")
     return w
 
 
-def _check_2d_kernel(kernel: Any, name: str = "kernel") -> np.ndarray:
-    k = _to_numpy(kernel, name)
-    if k.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D kernel (kh, kw), got shape {tuple(k.shape)}")
-    if k.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {tuple(k.shape)}")
-    return k
+def _check_normal(weight: Any) -> np.ndarray:
+    return _check_kernel(weight, "weight", "(out_channels, in_channels, kh, kw)")
+
+
+def _check_2d_kernel(kernel: Any) -> np.ndarray:
+    return _check_kernel(kernel, "kernel", "(kh, kw)")
 
 
 def _slices(w: np.ndarray) -> np.ndarray:
@@ -135,28 +136,18 @@ def separable_to_normal(depthwise_weight: Any, pointwise_weight: Any,
     ``W[o, i] = sum_j P[o, i*m + j] * D[i*m + j, 0]``, of the same kind
     (array or tensor) as ``depthwise_weight``.
     """
-    m = check_positive_int(depth_multiplier, "depth_multiplier")
+    m = require_positive_int(depth_multiplier, "depth_multiplier")
     d = _to_numpy(depthwise_weight, "depthwise_weight")
     p = _to_numpy(pointwise_weight, "pointwise_weight")
     if d.ndim != 4 or d.shape[1] != 1:
-        raise ValueError(
-            "depthwise_weight must have shape (in_channels * depth_multiplier, 1, kh, kw), "
-            f"got shape {tuple(d.shape)}"
-        )
+        raise ValueError("depthwise_weight must have shape (in_channels * depth_multiplier, "
+                         f"1, kh, kw), got shape {tuple(d.shape)}")
     if d.size == 0:
         raise ValueError(f"depthwise_weight must not be empty, got shape {tuple(d.shape)}")
-    if p.ndim == 4:
-        if p.shape[2:] != (1, 1):
-            raise ValueError(
-                "pointwise_weight must have shape (out_channels, channels) or "
-                f"(out_channels, channels, 1, 1), got shape {tuple(p.shape)}"
-            )
-        p = p[:, :, 0, 0]
-    elif p.ndim != 2:
-        raise ValueError(
-            "pointwise_weight must have shape (out_channels, channels) or "
-            f"(out_channels, channels, 1, 1), got shape {tuple(p.shape)}"
-        )
+    if not (p.ndim == 2 or (p.ndim == 4 and p.shape[2:] == (1, 1))):
+        raise ValueError("pointwise_weight must have shape (out_channels, channels) or "
+                         f"(out_channels, channels, 1, 1), got shape {tuple(p.shape)}")
+    p = p.reshape(p.shape[:2])
     channels = d.shape[0]
     if channels % m:
         raise ValueError(
@@ -206,8 +197,9 @@ def normal_to_separable(weight: Any, depth_multiplier: int = 1) -> tuple[Any, An
     ``(M*r, 1, kh, kw)`` and ``(N, M*r, 1, 1)``, of the same kind as ``weight``.
     """
     w = _check_normal(weight)
-    r = check_positive_int(depth_multiplier, "depth_multiplier")
+    r = require_positive_int(depth_multiplier, "depth_multiplier")
     out_channels, in_channels, kh, kw = w.shape
+    require_parameter_count(in_channels * r * (kh * kw + out_channels), "the approximation")
     u, s, vt = np.linalg.svd(_slices(w), full_matrices=False)  # (M,N,q) (M,q) (M,q,k*k)
     q = s.shape[1]
     keep = min(r, q)
@@ -236,13 +228,9 @@ def approximation_errors(weight: Any, ranks: Any = None) -> np.ndarray:
         ranks = range(1, q + 1)
     if isinstance(ranks, int | np.integer) and not isinstance(ranks, bool):
         ranks = [ranks]
-    try:
-        ranks = [check_positive_int(r, "ranks entry") for r in ranks]
-    except TypeError as exc:
-        if "ranks entry" in str(exc):
-            raise
-        raise TypeError(f"ranks must be a sequence of positive ints, got {_describe(ranks)}") \
-            from None
+    if not isinstance(ranks, Iterable) or isinstance(ranks, str):
+        raise TypeError(f"ranks must be a sequence of positive ints, got {_describe(ranks)}")
+    ranks = [require_positive_int(r, "ranks entry") for r in ranks]
     if not ranks:
         raise ValueError("ranks must not be empty")
     energy = s**2
@@ -268,7 +256,7 @@ def separable_from_conv(conv: nn.Conv2d, depth_multiplier: int = 1) -> nn.Sequen
         raise TypeError(f"conv must be a torch.nn.Conv2d, got {type(conv).__name__}")
     if conv.groups != 1:
         raise ValueError(f"conv must be a normal convolution (groups=1), got groups={conv.groups}")
-    r = check_positive_int(depth_multiplier, "depth_multiplier")
+    r = require_positive_int(depth_multiplier, "depth_multiplier")
     in_channels, hidden = conv.in_channels, conv.in_channels * r
     depthwise_w, pointwise_w = normal_to_separable(conv.weight.detach(), r)
     depthwise = nn.Conv2d(in_channels, hidden, conv.kernel_size, stride=conv.stride,
@@ -291,8 +279,7 @@ def replace_with_separable(model: nn.Module, name: str, depth_multiplier: int) -
     """A copy of ``model`` whose convolution ``name`` (as in
     ``model.named_modules()``) is replaced by :func:`separable_from_conv`'s
     rank-``depth_multiplier`` approximation. ``model`` itself is not changed."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    require_module(model)
     modules = dict(model.named_modules())
     if not isinstance(name, str) or name not in modules or name == "":
         convs = [key for key, module in modules.items() if isinstance(module, nn.Conv2d)]
@@ -320,19 +307,24 @@ def recalibrate_batch_norm(model: nn.Module, images: Any,
     images in one batch, which gives the exact mean over them. Each batch
     norm's momentum is restored afterwards.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    require_module(model)
     x = getattr(images, "x", images)
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         raise TypeError(f"images must be a 4-D torch.Tensor (B, C, H, W) or have one "
                         f"as .x, got {_describe(images)}")
+    if not x.is_floating_point():
+        raise TypeError(f"images must hold floating-point numbers, got dtype {x.dtype}")
     if len(x) == 0:
         raise ValueError("images must not be empty")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("images must hold finite numbers, got NaN or infinity")
     if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
+        batch_size = require_positive_int(batch_size, "batch_size")
     step = len(x) if batch_size is None else batch_size
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
+    # What is restored if the model cannot run on the images: statistics, momenta, modes.
+    saved = [(deepcopy(norm.state_dict()), norm.momentum) for norm in norms]
+    modes = [(module, module.training) for module in model.modules()]
     first = next((p for p in model.parameters() if p.is_floating_point()), None)
     dtype = first.dtype if first is not None else x.dtype
     for norm in norms:
@@ -343,10 +335,18 @@ def recalibrate_batch_norm(model: nn.Module, images: Any,
         with fixed_threads(1), torch.no_grad():
             for start in range(0, len(x), step):
                 model(x[start:start + step].to(dtype))
+    except Exception as error:
+        for norm, (state, _) in zip(norms, saved, strict=True):
+            norm.load_state_dict(state)
+        for module, training in modes:
+            module.training = training
+        raise ValueError(f"model cannot run on images of shape {tuple(x.shape)} "
+                         f"({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
+                         "model is left as it was") from error
     finally:
-        for norm, momentum in zip(norms, momenta, strict=True):
+        for norm, (_, momentum) in zip(norms, saved, strict=True):
             norm.momentum = momentum
-        model.eval()
+    model.eval()
     return model
 
 

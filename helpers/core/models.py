@@ -19,7 +19,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from helpers.core._validate import check_bool, check_number, check_positive_int
+from helpers.core._validate import (
+    require_bool,
+    require_number,
+    require_parameter_count,
+    require_positive_int,
+)
 from helpers.core.layers import (
     ConvBNReLU,
     DepthwiseConv2d,
@@ -33,6 +38,7 @@ __all__ = [
     "MOBILENET_V1_STEM_CHANNELS",
     "MobileNetV1",
     "mobilenet_v1",
+    "mobilenet_v1_parameters",
     "scaled_channels",
     "XceptionSeparableConv2d",
     "XceptionEntryBlock",
@@ -66,7 +72,7 @@ MOBILENET_V1_BODY: tuple[tuple[int, int], ...] = (
 
 
 def _check_width_multiplier(value: object) -> float:
-    return check_number(value, "width_multiplier", low=0, low_open=True)
+    return require_number(value, "width_multiplier", low=0, low_open=True)
 
 
 def scaled_channels(channels: int, width_multiplier: float, divisor: int = 1) -> int:
@@ -76,9 +82,9 @@ def scaled_channels(channels: int, width_multiplier: float, divisor: int = 1) ->
     10 % below ``channels * width_multiplier`` (the rule of later MobileNets,
     ``divisor=8``).
     """
-    channels = check_positive_int(channels, "channels")
+    channels = require_positive_int(channels, "channels")
     width_multiplier = _check_width_multiplier(width_multiplier)
-    divisor = check_positive_int(divisor, "divisor")
+    divisor = require_positive_int(divisor, "divisor")
     target = channels * width_multiplier
     rounded = max(divisor, int(target / divisor + 0.5) * divisor)
     if divisor > 1 and rounded < 0.9 * target:
@@ -96,16 +102,20 @@ class MobileNetV1(nn.Module):
     """
 
     def __init__(self, width_multiplier: float = 1.0, num_classes: int = 1000,
-                 separable: bool = True, channel_divisor: int = 1) -> None:
+                 separable: bool = True) -> None:
         super().__init__()
         self.width_multiplier = _check_width_multiplier(width_multiplier)
-        self.num_classes = check_positive_int(num_classes, "num_classes")
-        self.separable = check_bool(separable, "separable")
-        self.channel_divisor = check_positive_int(channel_divisor, "channel_divisor")
+        self.num_classes = require_positive_int(num_classes, "num_classes")
+        self.separable = require_bool(separable, "separable")
 
         def width(c: int) -> int:
-            return scaled_channels(c, self.width_multiplier, self.channel_divisor)
+            return scaled_channels(c, self.width_multiplier)
 
+        require_parameter_count(
+            mobilenet_v1_parameters(self.width_multiplier, self.num_classes, self.separable),
+            f"MobileNetV1(width_multiplier={self.width_multiplier:g}, "
+            f"num_classes={self.num_classes})",
+            "a width multiplier is a fraction such as 0.75, not a percentage")
         channels = width(MOBILENET_V1_STEM_CHANNELS)
         self.stem = ConvBNReLU(3, channels, 3, stride=2)
         blocks: list[nn.Module] = []
@@ -128,13 +138,8 @@ class MobileNetV1(nn.Module):
         return self.classifier.in_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"MobileNetV1 expects a torch.Tensor (B, 3, H, W), got "
-                            f"{type(x).__name__}; convert it with torch.from_numpy")
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(
-                f"MobileNetV1 expects input of shape (B, 3, H, W), got {tuple(x.shape)}"
-            )
+        if not torch.jit.is_scripting():
+            _check_image(x)
         x = self.blocks(self.stem(x))
         return self.classifier(torch.flatten(self.pool(x), 1))
 
@@ -144,13 +149,42 @@ class MobileNetV1(nn.Module):
 
 
 def mobilenet_v1(width_multiplier: float = 1.0, num_classes: int = 1000,
-                 separable: bool = True, channel_divisor: int = 1) -> MobileNetV1:
+                 separable: bool = True) -> MobileNetV1:
     """Build :class:`MobileNetV1` with the given width multiplier.
 
-    ``separable=False`` gives the all-normal-convolution twin. ``channel_divisor``
-    rounds each layer's channels to a multiple of it (see :func:`scaled_channels`).
+    ``separable=False`` gives the all-normal-convolution twin. A model above
+    :data:`helpers.core._validate.MAX_PARAMETERS` parameters is refused before
+    anything is allocated.
     """
-    return MobileNetV1(width_multiplier, num_classes, separable, channel_divisor)
+    return MobileNetV1(width_multiplier, num_classes, separable)
+
+
+def mobilenet_v1_parameters(width_multiplier: float = 1.0, num_classes: int = 1000,
+                            separable: bool = True) -> int:
+    """Parameters of :func:`mobilenet_v1` with these arguments, counted without
+    building it (weights, two per batch-norm channel, the classifier)."""
+    width = _check_width_multiplier(width_multiplier)
+    num_classes = require_positive_int(num_classes, "num_classes")
+    separable = require_bool(separable, "separable")
+    cin = scaled_channels(MOBILENET_V1_STEM_CHANNELS, width)
+    total = 27 * cin + 2 * cin
+    for out, _ in MOBILENET_V1_BODY:
+        out = scaled_channels(out, width)
+        total += (11 * cin + cin * out + 2 * out) if separable else (9 * cin * out + 2 * out)
+        cin = out
+    return total + cin * num_classes + num_classes
+
+
+@torch.jit.unused
+def _check_image(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"MobileNetV1 expects a torch.Tensor (B, 3, H, W), got "
+                        f"{type(x).__name__}; convert it with torch.from_numpy")
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(
+            f"MobileNetV1 expects input of shape (B, 3, H, W), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"MobileNetV1 expects a floating-point input, got dtype {x.dtype}")
 
 
 class XceptionSeparableConv2d(nn.Module):
@@ -162,8 +196,8 @@ class XceptionSeparableConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
                  stride: int = 1, dilation: int = 1) -> None:
         super().__init__()
-        kernel_size = check_positive_int(kernel_size, "kernel_size")
-        dilation = check_positive_int(dilation, "dilation")
+        kernel_size = require_positive_int(kernel_size, "kernel_size")
+        dilation = require_positive_int(dilation, "dilation")
         self.conv = DepthwiseSeparableConv2d(
             in_channels, out_channels, kernel_size, stride=stride,
             padding=odd_same_padding(kernel_size, dilation), dilation=dilation, bias=False,
@@ -186,9 +220,9 @@ class XceptionEntryBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, relu_first: bool = True) -> None:
         super().__init__()
-        in_channels = check_positive_int(in_channels, "in_channels")
-        out_channels = check_positive_int(out_channels, "out_channels")
-        self.relu_first = check_bool(relu_first, "relu_first")
+        in_channels = require_positive_int(in_channels, "in_channels")
+        out_channels = require_positive_int(out_channels, "out_channels")
+        self.relu_first = require_bool(relu_first, "relu_first")
         layers: list[nn.Module] = [nn.ReLU()] if relu_first else []
         layers += [
             XceptionSeparableConv2d(in_channels, out_channels),
@@ -216,7 +250,7 @@ class XceptionMiddleBlock(nn.Module):
 
     def __init__(self, channels: int = 728) -> None:
         super().__init__()
-        channels = check_positive_int(channels, "channels")
+        channels = require_positive_int(channels, "channels")
         layers: list[nn.Module] = []
         for _ in range(3):
             layers += [nn.ReLU(), XceptionSeparableConv2d(channels, channels),
@@ -230,8 +264,10 @@ class XceptionMiddleBlock(nn.Module):
 def xception_middle_flow(channels: int = 728, repeats: int = 8) -> nn.Sequential:
     """Xception's middle flow: ``repeats`` :class:`XceptionMiddleBlock` in a row
     (the paper: 8 blocks at 728 channels on a 19 x 19 map)."""
-    channels = check_positive_int(channels, "channels")
-    repeats = check_positive_int(repeats, "repeats")
+    channels = require_positive_int(channels, "channels")
+    repeats = require_positive_int(repeats, "repeats")
+    require_parameter_count(3 * repeats * (11 * channels + channels * channels + 2 * channels),
+                            "xception_middle_flow")
     return nn.Sequential(*(XceptionMiddleBlock(channels) for _ in range(repeats)))
 
 
@@ -251,12 +287,12 @@ class InvertedResidual(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
                  expansion: int = 6) -> None:
         super().__init__()
-        in_channels = check_positive_int(in_channels, "in_channels")
-        out_channels = check_positive_int(out_channels, "out_channels")
-        stride = check_positive_int(stride, "stride")
+        in_channels = require_positive_int(in_channels, "in_channels")
+        out_channels = require_positive_int(out_channels, "out_channels")
+        stride = require_positive_int(stride, "stride")
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride}")
-        expansion = check_positive_int(expansion, "expansion")
+        expansion = require_positive_int(expansion, "expansion")
         hidden = in_channels * expansion
         self.in_channels, self.out_channels = in_channels, out_channels
         self.stride, self.expansion = stride, expansion
@@ -293,8 +329,8 @@ def atrous_separable_conv2d(in_channels: int, out_channels: int, dilation: int =
     "same" padding (odd ``kernel_size``). Its parameters do not depend on
     ``dilation``; its receptive field is :func:`helpers.core.geometry.kernel_span`.
     """
-    kernel_size = check_positive_int(kernel_size, "kernel_size")
-    dilation = check_positive_int(dilation, "dilation")
+    kernel_size = require_positive_int(kernel_size, "kernel_size")
+    dilation = require_positive_int(dilation, "dilation")
     return DepthwiseSeparableConv2d(
         in_channels, out_channels, kernel_size, stride=stride,
         padding=odd_same_padding(kernel_size, dilation), dilation=dilation, bias=False,

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from helpers.core._validate import as_pair, check_array, check_positive_int
+from helpers.core._validate import as_pair, require_array, require_positive_int
 from helpers.core.geometry import (
     Padding,
     SidePadding,
@@ -73,11 +73,11 @@ def _parse_conv_args(
     bias_name: str = "bias",
 ) -> _ConvArgs:
     """Check the arguments of a convolution as PyTorch would, with clearer messages."""
-    x = check_array(x, "x", ndim=(3, 4), empty_batch=True)
-    weight = check_array(weight, weight_name, ndim=4)
+    x = require_array(x, "x", ndim=(3, 4), empty_batch=True)
+    weight = require_array(weight, weight_name, ndim=4)
     stride = as_pair(stride, "stride")
     dilation = as_pair(dilation, "dilation")
-    groups = check_positive_int(groups, "groups")
+    groups = require_positive_int(groups, "groups")
     batched = x.ndim == 4
     if not batched:
         x = x[np.newaxis]
@@ -97,7 +97,7 @@ def _parse_conv_args(
             f"({weight_name}.shape[1] * groups)"
         )
     if bias is not None:
-        bias = check_array(bias, bias_name, ndim=1)
+        bias = require_array(bias, bias_name, ndim=1)
         if bias.shape != (out_channels,):
             raise ValueError(
                 f"{bias_name} must have shape ({out_channels},), one value per output channel, "
@@ -262,8 +262,8 @@ def _depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
                       stride: IntOrPair, padding: Padding, dilation: IntOrPair,
                       weight_name: str, bias_name: str) -> np.ndarray:
     """:func:`depthwise_conv2d`, naming its weight and bias as the caller calls them."""
-    x = check_array(x, "x", ndim=(3, 4), empty_batch=True)
-    weight = check_array(weight, weight_name, ndim=4)
+    x = require_array(x, "x", ndim=(3, 4), empty_batch=True)
+    weight = require_array(weight, weight_name, ndim=4)
     channels = x.shape[-3]
     if weight.shape[1] != 1 or weight.shape[0] % channels:
         raise ValueError(
@@ -275,15 +275,11 @@ def _depthwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
     multiplier = weight.shape[0] // channels
     # filters[c, j]: the j-th filter of channel c, shape (kh, kw).
     filters = args.weight.reshape(channels, multiplier, *weight.shape[2:])
-    if args.stride == (1, 1):
-        out = _depthwise_flat_shifts(args.x, filters, args)
-    else:
-        out = _depthwise_shifts(args.x, filters, args)
-    return _bias_and_shape(out, args)
+    return _bias_and_shape(_shift_and_add(args.x, filters, args), args)
 
 
-def _depthwise_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np.ndarray:
-    """Shift and add: each weight (i, k) of a filter scales a shifted copy of its channel."""
+def _shift_and_add(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np.ndarray:
+    """Each tap (i, j) of a filter scales a shifted copy of its channel; the copies add up."""
     n_images, channels = x.shape[:2]
     multiplier, kernel_h, kernel_w = filters.shape[1:]
     (stride_h, stride_w), (dilation_h, dilation_w) = args.stride, args.dilation
@@ -291,51 +287,12 @@ def _depthwise_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np
     padded = _zero_pad(x, args.padding)[:, :, np.newaxis]  # (B, M, 1, Hp, Wp)
     out = np.zeros((n_images, channels, multiplier, out_h, out_w), dtype=x.dtype)
     for i in range(kernel_h):
-        for k in range(kernel_w):
-            # The input pixels that weight (i, k) meets, one per output pixel.
+        for j in range(kernel_w):
+            # The input pixels that tap (i, j) meets, one per output pixel.
             rows = slice(i * dilation_h, i * dilation_h + stride_h * (out_h - 1) + 1, stride_h)
-            cols = slice(k * dilation_w, k * dilation_w + stride_w * (out_w - 1) + 1, stride_w)
-            out += filters[:, :, i, k, np.newaxis, np.newaxis] * padded[..., rows, cols]
+            cols = slice(j * dilation_w, j * dilation_w + stride_w * (out_w - 1) + 1, stride_w)
+            out += filters[:, :, i, j, np.newaxis, np.newaxis] * padded[..., rows, cols]
     return out.reshape(n_images, channels * multiplier, out_h, out_w)
-
-
-# Output rows (of the padded width) up to which stacking the taps is faster than
-# shift-and-add; measured on MobileNet's layers (28x28 and smaller stack, 56x56 adds).
-_SMALL_IMAGE = 2048
-
-
-def _depthwise_flat_shifts(x: np.ndarray, filters: np.ndarray, args: _ConvArgs) -> np.ndarray:
-    """:func:`_depthwise_shifts` for stride 1, about twice as fast.
-
-    Flatten each padded channel into one row: shifting the image by (i, k) is then
-    shifting the row by ``i * padded_width + k``, one long slice per weight instead
-    of ``out_h`` short ones. We compute ``out_h`` rows of the full padded width and
-    drop the extra columns at the end.
-    """
-    n_images, channels = x.shape[:2]
-    multiplier, kernel_h, kernel_w = filters.shape[1:]
-    (top, bottom), sides = args.padding
-    dilation_h, dilation_w = args.dilation
-    out_h, out_w = args.out_size
-    padded = _zero_pad(x, ((top, bottom + 1), sides))  # a spare zero row: no slice overruns
-    padded_h, padded_w = padded.shape[2:]
-    flat = padded.reshape(n_images, channels, 1, padded_h * padded_w)
-    length = out_h * padded_w
-    starts = [i * dilation_h * padded_w + k * dilation_w
-              for i in range(kernel_h) for k in range(kernel_w)]
-    if length <= _SMALL_IMAGE:
-        # Small images: stack the shifted rows, (N, C, kh*kw, length), and let one
-        # batched matrix product per channel do every multiply-add at once.
-        taps = np.stack([flat[:, :, 0, s : s + length] for s in starts], axis=2)
-        out = filters.reshape(1, channels, multiplier, kernel_h * kernel_w) @ taps
-    else:
-        # Large images: the stack would not fit in cache; add one shifted row at a time.
-        out = np.zeros((n_images, channels, multiplier, length), dtype=x.dtype)
-        taps_of = filters.reshape(channels, multiplier, kernel_h * kernel_w)
-        for t, s in enumerate(starts):
-            out += taps_of[:, :, t, np.newaxis] * flat[..., s : s + length]
-    out = out.reshape(n_images, channels * multiplier, out_h, padded_w)[..., :out_w]
-    return np.ascontiguousarray(out)
 
 
 def pointwise_conv2d(x: np.ndarray, weight: np.ndarray,
@@ -350,7 +307,7 @@ def pointwise_conv2d(x: np.ndarray, weight: np.ndarray,
 def _pointwise_conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                       weight_name: str, bias_name: str) -> np.ndarray:
     """:func:`pointwise_conv2d`, naming its weight and bias as the caller calls them."""
-    weight = check_array(weight, weight_name, ndim=(2, 4))
+    weight = require_array(weight, weight_name, ndim=(2, 4))
     if weight.ndim == 4 and weight.shape[2:] != (1, 1):
         raise ValueError(
             f"{weight_name} must have shape (out_channels, C) or (out_channels, C, 1, 1), "
@@ -375,8 +332,8 @@ def separable_conv2d(x: np.ndarray, depthwise_weight: np.ndarray,
     ``(N, M * m)`` or ``(N, M * m, 1, 1)``. ``stride``,
     ``padding`` and ``dilation`` apply to the depthwise step.
     """
-    depthwise_weight = check_array(depthwise_weight, "depthwise_weight", ndim=4)
-    pointwise_weight = check_array(pointwise_weight, "pointwise_weight", ndim=(2, 4))
+    depthwise_weight = require_array(depthwise_weight, "depthwise_weight", ndim=4)
+    pointwise_weight = require_array(pointwise_weight, "pointwise_weight", ndim=(2, 4))
     if pointwise_weight.shape[1] != depthwise_weight.shape[0]:
         raise ValueError(
             f"pointwise_weight must take the {depthwise_weight.shape[0]} channels made by the "

@@ -19,7 +19,7 @@ import copy
 import torch
 from torch import nn
 
-from helpers.core._validate import check_bool, check_int
+from helpers.core._validate import require_bool, require_int, require_module, require_tensor
 
 __all__ = [
     "channel_quantization_error",
@@ -32,28 +32,16 @@ __all__ = [
 #: Bit widths :func:`fake_quantize_weight` accepts.
 MIN_BITS, MAX_BITS = 2, 16
 
-def _check_module(module: object, name: str = "model") -> nn.Module:
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
-    return module
-
-
-def _check_tensor(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    return x
-
-
 
 def _check_bits(bits: object) -> int:
-    bits = check_int(bits, "bits", minimum=MIN_BITS)
+    bits = require_int(bits, "bits", minimum=MIN_BITS)
     if bits > MAX_BITS:
         raise ValueError(f"bits must be an int from {MIN_BITS} to {MAX_BITS}, got {bits}")
     return bits
 
 
 def _check_weight(weight: object) -> torch.Tensor:
-    weight = _check_tensor(weight, "weight")
+    weight = require_tensor(weight, "weight")
     if weight.ndim < 2 or weight.numel() == 0:
         raise ValueError(f"weight must have an output-channel axis and at least one more "
                          f"(e.g. (N, M/g, kh, kw)), got shape {tuple(weight.shape)}")
@@ -81,7 +69,7 @@ def symmetric_scales(weight: torch.Tensor, bits: int = 8, per_channel: bool = Tr
     """
     weight = _check_weight(weight).detach()
     bits = _check_bits(bits)
-    per_channel = check_bool(per_channel, "per_channel")
+    per_channel = require_bool(per_channel, "per_channel")
     levels = 2 ** (bits - 1) - 1
     largest = channel_ranges(weight) if per_channel else weight.abs().amax()
     scales = (largest.double() / levels).float()
@@ -125,9 +113,9 @@ def quantize_weights(model: nn.Module, bits: int = 8, per_channel: bool = True
                      ) -> nn.Module:
     """A copy of ``model`` whose convolution and linear weights are fake-quantized
     (:func:`fake_quantize_weight`); biases and everything else are unchanged."""
-    model = _check_module(model)
+    model = require_module(model)
     bits = _check_bits(bits)
-    per_channel = check_bool(per_channel, "per_channel")
+    per_channel = require_bool(per_channel, "per_channel")
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d | nn.Linear):
             if not bool(torch.isfinite(module.weight).all()):

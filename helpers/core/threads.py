@@ -11,13 +11,13 @@ from collections.abc import Iterator
 
 import torch
 
-from helpers.core._validate import check_positive_int
+from helpers.core._validate import require_positive_int
 
 
 @contextlib.contextmanager
 def fixed_threads(threads: int = 1) -> Iterator[int]:
     """Run a block with ``torch.set_num_threads(threads)``; restore the old value after."""
-    threads = check_positive_int(threads, "threads")
+    threads = require_positive_int(threads, "threads")
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

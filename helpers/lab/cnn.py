@@ -10,16 +10,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from helpers.core._validate import check_bool, check_int, check_positive_int
+from helpers.core._validate import require_bool, require_int, require_positive_int
 from helpers.core.cost import count_parameters
-from helpers.core.layers import DepthwiseSeparableConv2d
+from helpers.core.layers import DepthwiseConv2d, DepthwiseSeparableConv2d, PointwiseConv2d
 from helpers.core.models import ConvBNReLU
 
-__all__ = ["CNN_KINDS", "cnn_parameters", "make_cnn", "make_cnn_ensemble",
+__all__ = ["CNN_KINDS", "MAX_PARAMETERS", "cnn_parameters", "make_cnn", "make_cnn_ensemble",
            "separable_width_for_budget", "stack_cnns"]
 
 #: The two kinds of network :func:`make_cnn` builds.
 CNN_KINDS = ("normal", "separable")
+
+#: The largest network :func:`make_cnn` builds (80 MB of float64 weights): a
+#: larger width is almost surely a typo, and would allocate before failing.
+MAX_PARAMETERS = 10_000_000
 
 
 def make_cnn(kind: str = "normal", width: int = 8, *, batch_norm: bool = True,
@@ -40,19 +44,30 @@ def make_cnn(kind: str = "normal", width: int = 8, *, batch_norm: bool = True,
     Convolutions followed by a norm have no bias. ``seed`` makes the initial
     weights the same on any machine without touching PyTorch's global random
     state. The model is float32; :func:`helpers.lab.train.train` trains it in float64.
+    Networks above :data:`MAX_PARAMETERS` parameters are refused before anything
+    is allocated.
     """
     if kind not in CNN_KINDS:
         raise ValueError(f"kind must be one of {CNN_KINDS}, got {kind!r}")
-    width = check_positive_int(width, "width")
-    batch_norm = check_bool(batch_norm, "batch_norm")
-    num_classes = check_positive_int(num_classes, "num_classes")
+    width = require_positive_int(width, "width")
+    batch_norm = require_bool(batch_norm, "batch_norm")
+    num_classes = require_positive_int(num_classes, "num_classes")
+    if torch.empty(0).device.type != "meta":  # counted on the meta device: no memory
+        try:
+            count = cnn_parameters(kind, width, batch_norm=batch_norm, num_classes=num_classes)
+        except ValueError as error:  # one of its layers alone is over the core's bound
+            raise ValueError(f"width={width} gives a network above the limit of "
+                             f"{MAX_PARAMETERS:,} parameters") from error
+        if count > MAX_PARAMETERS:
+            raise ValueError(f"width={width} (num_classes={num_classes}) gives {count:,} "
+                             f"parameters, above the limit of {MAX_PARAMETERS:,}")
     if seed is not None:
         # Draw the initial weights in float64, then round them to float32. PyTorch's
         # float32 initialisers round differently on different CPUs (with or without
         # fused multiply-add), and training grows a last-bit difference into another
         # network; float64 draws differ by ~1e-16 at most and round to the same
         # float32 weights on every machine.
-        seed = check_int(seed, "seed", minimum=0)
+        seed = require_int(seed, "seed", minimum=0)
         default_dtype = torch.get_default_dtype()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -77,18 +92,21 @@ def make_cnn(kind: str = "normal", width: int = 8, *, batch_norm: bool = True,
     )
 
 
-def cnn_parameters(kind: str, width: int, *, batch_norm: bool = True) -> int:
-    """Number of parameters of ``make_cnn(kind, width, batch_norm=...)``, counted on the model."""
-    with torch.device("meta"):  # shapes only: no memory, no random numbers
-        return count_parameters(make_cnn(kind, width, batch_norm=batch_norm))
+def cnn_parameters(kind: str, width: int, *, batch_norm: bool = True,
+                   num_classes: int = 10) -> int:
+    """Number of parameters of ``make_cnn(kind, width, ...)``, counted on the model
+    built on the meta device (shapes only: no memory, no random numbers)."""
+    with torch.device("meta"):
+        return count_parameters(make_cnn(kind, width, batch_norm=batch_norm,
+                                         num_classes=num_classes))
 
 
 def separable_width_for_budget(target_params: int, *, batch_norm: bool = True,
                                max_width: int = 1024) -> int:
     """The width at which the separable CNN's parameter count is closest to ``target_params``
     (the smaller width on a tie), searched by bisection up to ``max_width``."""
-    target_params = check_positive_int(target_params, "target_params")
-    max_width = check_positive_int(max_width, "max_width")
+    target_params = require_positive_int(target_params, "target_params")
+    max_width = require_positive_int(max_width, "max_width")
 
     def count(width: int) -> int:
         return cnn_parameters("separable", width, batch_norm=batch_norm)
@@ -114,13 +132,19 @@ def separable_width_for_budget(target_params: int, *, batch_norm: bool = True,
 
 
 class _Replicate(nn.Module):
-    """``(B, C, H, W) -> (B, S*C, H, W)``: the same images for every member."""
+    """``(B, C, H, W) -> (B, S*C, H, W)``: the same images for every member; or
+    ``(B, S, C, H, W) -> (B, S*C, H, W)``: each member its own images."""
 
     def __init__(self, members: int) -> None:
         super().__init__()
         self.members = members
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 5:
+            if x.shape[1] != self.members:
+                raise ValueError(f"the ensemble has {self.members} members, got images for "
+                                 f"{x.shape[1]}")
+            return x.flatten(1, 2)
         return x.repeat(1, self.members, 1, 1)
 
 
@@ -147,14 +171,12 @@ def _stack_layer(layers: list[nn.Module]) -> list[nn.Module]:
     """One layer of the ensemble from the same layer of every member."""
     first, members = layers[0], len(layers)
     if isinstance(first, DepthwiseSeparableConv2d):
-        steps = ("depthwise", "depthwise_norm", "depthwise_act",
-                 "pointwise", "pointwise_norm", "pointwise_act")
-        out: list[nn.Module] = []
-        for step in steps:
-            if getattr(first, step) is not None:
-                out += _stack_layer([getattr(layer, step) for layer in layers])
-        return out
-    if hasattr(first, "conv") and isinstance(first.conv, nn.Conv2d):  # Depthwise/Pointwise
+        # Its steps are its children, registered in the order forward runs them;
+        # make_cnn builds every step as a module of its own.
+        steps = [list(layer.children()) for layer in layers]
+        return [stacked for same_step in zip(*steps, strict=True)
+                for stacked in _stack_layer(list(same_step))]
+    if isinstance(first, DepthwiseConv2d | PointwiseConv2d):
         return _stack_layer([layer.conv for layer in layers])
     if isinstance(first, nn.Conv2d):
         conv = nn.Conv2d(members * first.in_channels, members * first.out_channels,

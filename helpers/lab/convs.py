@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from helpers.core._validate import check_number, check_positive_int
+from helpers.core._validate import require_number, require_positive_int
 from helpers.core.cost import KINDS, conv_cost
 from helpers.core.geometry import same_padding
 from helpers.lab.timing import time_module
@@ -46,8 +46,8 @@ def _check_layers(layers: object) -> tuple[tuple[int, int], ...]:
     for i, layer in enumerate(layers):
         if isinstance(layer, str) or not isinstance(layer, Sequence) or len(layer) != 2:
             raise TypeError(f"layers[{i}] must be a (channels, size) pair, got {layer!r}")
-        checked.append((check_positive_int(layer[0], f"layers[{i}][0] (channels)"),
-                        check_positive_int(layer[1], f"layers[{i}][1] (size)")))
+        checked.append((require_positive_int(layer[0], f"layers[{i}][0] (channels)"),
+                        require_positive_int(layer[1], f"layers[{i}][1] (size)")))
     return tuple(checked)
 
 
@@ -66,8 +66,8 @@ def make_conv(kind: str, channels: int, kernel_size: int = 3) -> nn.Module:
     ``"separable"`` is ``nn.Sequential(depthwise, pointwise)``.
     """
     kind = _check_kind(kind)
-    c = check_positive_int(channels, "channels")
-    k = check_positive_int(kernel_size, "kernel_size")
+    c = require_positive_int(channels, "channels")
+    k = require_positive_int(kernel_size, "kernel_size")
     if k % 2 == 0:
         raise ValueError(f"kernel_size must be odd (for 'same' padding), got {k}")
     padding = same_padding(k)[0]
@@ -109,7 +109,7 @@ class LayerTiming:
         return 2 * self.macs(kind) / self.seconds[kind]
 
 
-def check_timings(timings: object, name: str = "timings") -> list[LayerTiming]:
+def require_timings(timings: object, name: str = "timings") -> list[LayerTiming]:
     """``timings`` as a list, checked to be a non-empty sequence of :class:`LayerTiming`."""
     if isinstance(timings, LayerTiming) or not isinstance(timings, Sequence) or not timings:
         raise TypeError(f"{name} must be a non-empty list of LayerTiming, got {timings!r}")
@@ -157,7 +157,7 @@ def compare_timings(base: Sequence[LayerTiming], other: Sequence[LayerTiming]
                     ) -> dict[str, list[float]]:
     """Per kind timed in both, the ratios ``base time / other time``, one per layer
     (above 1: ``other`` is faster). Both lists must cover the same layers in order."""
-    base, other = check_timings(base, "base"), check_timings(other, "other")
+    base, other = require_timings(base, "base"), require_timings(other, "other")
     if [(t.channels, t.size) for t in base] != [(t.channels, t.size) for t in other]:
         raise ValueError("base and other must cover the same layers in the same order")
     kinds = [k for k in KINDS if all(k in t.seconds for t in [*base, *other])]
@@ -171,7 +171,7 @@ def geometric_mean(values: Sequence[float]) -> float:
     """The geometric mean, the right average of ratios such as speed-ups."""
     if isinstance(values, str) or not isinstance(values, Sequence) or not values:
         raise TypeError(f"values must be a non-empty sequence of numbers, got {values!r}")
-    logs = [math.log(check_number(v, f"values[{i}]", low=0, low_open=True))
+    logs = [math.log(require_number(v, f"values[{i}]", low=0, low_open=True))
             for i, v in enumerate(values)]
     return math.exp(sum(logs) / len(logs))
 
@@ -179,8 +179,8 @@ def geometric_mean(values: Sequence[float]) -> float:
 def describe_speedup(ratio: float, *, tolerance: float = 0.1) -> str:
     """Words for a ratio ``old time / new time``: ``"1.8 times faster"``,
     ``"about as fast"`` (within ``tolerance``) or ``"1.3 times slower"``."""
-    ratio = check_number(ratio, "ratio", low=0, low_open=True)
-    tolerance = check_number(tolerance, "tolerance", low=0, high=1, high_open=True)
+    ratio = require_number(ratio, "ratio", low=0, low_open=True)
+    tolerance = require_number(tolerance, "tolerance", low=0, high=1, high_open=True)
     if abs(ratio - 1) <= tolerance:
         return "about as fast"
     if ratio > 1:

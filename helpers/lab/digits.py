@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
-from helpers.core._validate import check_int, check_number
+from helpers.core._validate import require_int, require_number
 
 #: Number of classes (the digits 0 to 9).
 NUM_CLASSES = 10
@@ -37,25 +37,48 @@ NUM_CLASSES = 10
 
 @dataclass(frozen=True)
 class Split:
-    """One part of the data set: images ``x`` of shape (N, 1, 8, 8), float32 in
-    [0, 1], and labels ``y`` of shape (N,), int64 in 0..9."""
+    """One part of the data set: images ``x`` of shape (N, C, H, W), floating
+    (float32 in [0, 1] for the digits), and labels ``y`` of shape (N,) in 0..9.
+
+    Labels of any integer dtype (NumPy's default on Windows is int32) are stored
+    as int64, the dtype PyTorch's losses want; NumPy arrays become tensors.
+    Floating or out-of-range labels are refused.
+    """
 
     x: torch.Tensor
     y: torch.Tensor
 
     def __post_init__(self) -> None:
-        if not isinstance(self.x, torch.Tensor) or not isinstance(self.y, torch.Tensor):
-            raise TypeError("Split needs torch tensors x and y, got "
+        x, y = self.x, self.y
+        if isinstance(x, np.ndarray):
+            x = torch.from_numpy(x)
+        if isinstance(y, np.ndarray):
+            y = torch.from_numpy(y)
+        if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+            raise TypeError("Split needs tensors (or arrays) x and y, got "
                             f"{type(self.x).__name__} and {type(self.y).__name__}")
-        if self.x.ndim != 4 or self.y.ndim != 1 or len(self.x) != len(self.y):
+        if not x.is_floating_point():
+            raise TypeError(f"x must hold floating-point images, got dtype {x.dtype}")
+        if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+            raise TypeError(f"y must hold integer labels 0..{NUM_CLASSES - 1}, got dtype "
+                            f"{y.dtype}")
+        if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
             raise ValueError("Split needs x of shape (N, C, H, W) and y of shape (N,), got "
-                             f"{tuple(self.x.shape)} and {tuple(self.y.shape)}")
+                             f"{tuple(x.shape)} and {tuple(y.shape)}")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= NUM_CLASSES):
+            raise ValueError(f"y must hold labels 0..{NUM_CLASSES - 1}, got labels from "
+                             f"{int(y.min())} to {int(y.max())}")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y.to(torch.int64))
 
     def __len__(self) -> int:
         return len(self.y)
 
     def class_counts(self) -> list[int]:
         """Number of images of each digit 0..9."""
+        if len(self.y) and (int(self.y.min()) < 0 or int(self.y.max()) >= NUM_CLASSES):
+            raise ValueError(f"labels must be 0..{NUM_CLASSES - 1}, got labels from "
+                             f"{int(self.y.min())} to {int(self.y.max())}")
         return torch.bincount(self.y, minlength=NUM_CLASSES).tolist()
 
 
@@ -69,7 +92,7 @@ class DigitsData:
 
 
 def _check_fraction(value: Any, name: str, *, allow_one: bool) -> float:
-    return check_number(value, name, low=0, high=1, low_open=True, high_open=not allow_one)
+    return require_number(value, name, low=0, high=1, low_open=True, high_open=not allow_one)
 
 
 def _stratified_order(y: np.ndarray, seed: int) -> list[np.ndarray]:
@@ -92,7 +115,7 @@ def load_digits_split(val_fraction: float = 0.2, test_fraction: float = 0.2,
     if val_fraction + test_fraction >= 1:
         raise ValueError("val_fraction + test_fraction must be below 1 to leave a training "
                          f"set, got {val_fraction} + {test_fraction}")
-    seed = check_int(seed, "seed", minimum=0)
+    seed = require_int(seed, "seed", minimum=0)
     bunch = load_digits()
     images = bunch.images.astype(np.float32) / 16.0  # pixel values are 0..16
     labels = bunch.target.astype(np.int64)
@@ -122,7 +145,7 @@ def subsample(split: Split, fraction: float, seed: int = 0) -> Split:
     if not isinstance(split, Split):
         raise TypeError(f"split must be a Split, got {type(split).__name__}")
     fraction = _check_fraction(fraction, "fraction", allow_one=True)
-    seed = check_int(seed, "seed", minimum=0)
+    seed = require_int(seed, "seed", minimum=0)
     if fraction == 1.0:
         return split
     keep = [order[:max(1, round(fraction * len(order)))]

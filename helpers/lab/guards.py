@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from helpers.core._validate import check_int, check_number
+from helpers.core._validate import require_int, require_number
 from helpers.lab.timing import Measurement, Variant, measure_rounds
 
 __all__ = ["GUARDS", "ContaminatedRun", "Failure", "GuardBounds", "find_failures",
@@ -46,8 +46,8 @@ class GuardBounds:
     slack: float = 0.05  #: tolerance of the thread-speedup and peak guards (5 %)
 
     def __post_init__(self) -> None:
-        check_number(self.spread, "spread", low=0, low_open=True)
-        check_number(self.slack, "slack", low=0)
+        require_number(self.spread, "spread", low=0, low_open=True)
+        require_number(self.slack, "slack", low=0)
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def measure_guarded(variants: Sequence[Variant], *, bounds: GuardBounds = GuardB
     ``retries`` times; each clean re-measurement replaces the old one. If a
     guard still fails, raises :class:`ContaminatedRun` naming it.
     """
-    retries = check_int(retries, "retries", minimum=0)
+    retries = require_int(retries, "retries", minimum=0)
     by_label = {v.label: v for v in variants}
     if len(by_label) != len(variants):
         raise ValueError("variants must have distinct labels")

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_sample_image
 
-from helpers.core._validate import check_int, check_positive_int
+from helpers.core._validate import require_int, require_positive_int
 
 __all__ = [
     "PHOTOS",
@@ -37,7 +37,7 @@ def load_photo(name: str = "china.jpg", width: int = 128) -> np.ndarray:
         raise TypeError(f"name must be a str, one of {PHOTOS}, got {type(name).__name__}")
     if name not in PHOTOS:
         raise ValueError(f"name must be one of {PHOTOS}, got {name!r}")
-    width = check_int(width, "width", minimum=8)
+    width = require_int(width, "width", minimum=8)
     if width > 640:
         raise ValueError(f"width must be at most 640 (the original width), got {width}")
     photo = load_sample_image(name)  # (H, W, 3) uint8
@@ -61,7 +61,7 @@ def sobel_y() -> np.ndarray:
 
 def box_blur(size: int = 3) -> np.ndarray:
     """A ``size x size`` box blur: the mean of the window (weights sum to 1)."""
-    size = check_positive_int(size, "size")
+    size = require_positive_int(size, "size")
     return np.full((size, size), 1.0 / (size * size))
 
 

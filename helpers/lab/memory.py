@@ -6,7 +6,7 @@ and a training step to time.
   (measured with ``torch.autograd.graph.saved_tensors_hooks``; works on the
   ``meta`` device, so large batches cost nothing to measure).
 - :func:`forward_backward`: one training step's forward and backward pass as a
-  callable, to time with :func:`helpers.lab.bench.time_calls`.
+  callable, to time with :func:`helpers.lab.timing.time_calls`.
 """
 
 from __future__ import annotations
@@ -17,21 +17,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from helpers.core._validate import check_int
+from helpers.core._validate import require_int, require_module, require_tensor
 
 __all__ = ["SavedTensors", "forward_backward", "saved_tensor_bytes"]
-
-def _check_module(module: object, name: str = "model") -> nn.Module:
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
-    return module
-
-
-def _check_tensor(x: object, name: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    return x
-
 
 
 @dataclass(frozen=True)
@@ -87,8 +75,8 @@ def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> SavedTensors:
     ``meta`` device (model and ``x``) nothing is computed, only shapes, so this
     is cheap for any batch.
     """
-    model = _check_module(model)
-    x = _check_tensor(x, "x")
+    model = require_module(model)
+    x = require_tensor(x, "x")
     owned = {_storage_key(t) for t in (*model.parameters(), *model.buffers())}
     seen: dict[int, tuple[int, bool]] = {}
     keep: list[torch.Tensor] = []  # keeps the storages alive, so keys stay unique
@@ -126,9 +114,9 @@ def forward_backward(module: nn.Module, x: torch.Tensor, seed: int = 0) -> Calla
     do the same work and leave the module as it was given. Works inside
     ``torch.inference_mode()`` too.
     """
-    module = _check_module(module, "module")
-    x = _check_tensor(x, "x")
-    seed = check_int(seed, "seed", minimum=0)
+    module = require_module(module, "module")
+    x = require_tensor(x, "x")
+    seed = require_int(seed, "seed", minimum=0)
     with torch.inference_mode(False):
         x = x.detach().clone().requires_grad_(True)
         state = _save_state(module)

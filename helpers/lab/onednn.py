@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from helpers.core._validate import check_callable
+from helpers.core._validate import require_callable
 
 __all__ = ["onednn_primitives"]
 
@@ -29,7 +29,7 @@ def onednn_primitives(fn: Callable[[], object]) -> list[dict[str, str]]:
     oneDNN writes its log to the process's standard output at the C level; this
     captures it through a temporary file. Empty where PyTorch has no oneDNN.
     """
-    check_callable(fn, "fn", "a function of no arguments")
+    require_callable(fn, "fn", "a function of no arguments")
     if not torch.backends.mkldnn.is_available():
         fn()
         return []

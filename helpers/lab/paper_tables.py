@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.core._validate import check_positive_int
+from helpers.core._validate import require_module, require_positive_int
 
 __all__ = [
     "PaperTable",
@@ -316,9 +316,8 @@ def mobilenet_v1_table(model: nn.Module, resolution: int = 224) -> list[TableRow
     ``Linear`` (MobileNetV1 and its twin in particular). The model's
     training/eval mode is left as it was.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    resolution = check_positive_int(resolution, "resolution")
+    require_module(model, "model")
+    resolution = require_positive_int(resolution, "resolution")
     names = {module: name for name, module in model.named_modules()}
     records: list[tuple[nn.Module, tuple[int, ...], tuple[int, int, int]]] = []
     layer_types = (nn.Conv2d, nn.Linear, nn.AdaptiveAvgPool2d, nn.AvgPool2d)

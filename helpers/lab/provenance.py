@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from helpers.core._validate import check_callable
+from helpers.core._validate import require_callable
 from helpers.lab.onednn import onednn_primitives
 
 __all__ = ["SIMD_FLAGS", "dispatch", "machine", "simd_lanes"]
@@ -91,7 +91,7 @@ def dispatch(fn: Callable[[], object]) -> dict[str, list[str]]:
     each oneDNN primitive executed (e.g. ``"convolution brdgmm_dw:avx2"``),
     empty when the call does not reach oneDNN.
     """
-    check_callable(fn, "fn", "a function of no arguments")
+    require_callable(fn, "fn", "a function of no arguments")
     fn()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         fn()

@@ -4,7 +4,7 @@ The arithmetic-intensity functions use the *minimal-traffic* model: an
 operation reads its input and its weights once and writes its output once, in
 float32 (4 bytes a number). Real kernels move at least that much, often more.
 Multiply-adds come from :func:`helpers.core.cost.conv_cost`; measurements go through
-:func:`helpers.lab.bench.time_callable`.
+:func:`helpers.lab.timing.time_callable`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from helpers.core._validate import check_bool, check_number, check_positive_int
+from helpers.core._validate import require_bool, require_number, require_positive_int
 from helpers.core.cost import conv_cost
-from helpers.lab.convs import LayerTiming, check_timings
+from helpers.lab.convs import LayerTiming, require_timings
 from helpers.lab.timing import time_callable
 
 __all__ = ["BYTES_PER_FLOAT32", "Roofline", "arithmetic_intensity", "cache_sizes", "cpu_spec",
@@ -37,10 +37,10 @@ def traffic_bytes(kind: str, channels: int, size: int, kernel_size: int = 3, *,
     that round trip.
     """
     weights = conv_cost(kind, channels, size, kernel_size).params  # checks the arguments
-    if kind == "separable" and not check_bool(fused, "fused"):
+    if kind == "separable" and not require_bool(fused, "fused"):
         return (traffic_bytes("depthwise", channels, size, kernel_size)
                 + traffic_bytes("pointwise", channels, size, kernel_size))
-    check_bool(fused, "fused")
+    require_bool(fused, "fused")
     activation = channels * size * size  # input and output have the same shape here
     return BYTES_PER_FLOAT32 * (activation + weights + activation)
 
@@ -77,8 +77,8 @@ class Roofline:
         for name in ("peak_flops", "bandwidth", "cache_bandwidth"):
             value = getattr(self, name)
             if value is not None or name != "cache_bandwidth":
-                check_number(value, name, low=0, low_open=True)
-        check_positive_int(self.threads, "threads")
+                require_number(value, name, low=0, low_open=True)
+        require_positive_int(self.threads, "threads")
 
     @property
     def ridge_intensity(self) -> float:
@@ -87,7 +87,7 @@ class Roofline:
 
     def attainable(self, intensity: float) -> float:
         """The roofline: ``min(peak_flops, bandwidth * intensity)`` in FLOP/s."""
-        intensity = check_number(intensity, "intensity", low=0, low_open=True)
+        intensity = require_number(intensity, "intensity", low=0, low_open=True)
         return min(self.peak_flops, self.bandwidth * intensity)
 
     def bound(self, intensity: float) -> str:
@@ -98,7 +98,7 @@ class Roofline:
         """The memory roof ``(name, bytes/s)`` that applies to a repeated operation
         whose tensors take ``working_set`` bytes: the smallest level that holds
         them (main memory without measured levels)."""
-        working_set = check_number(working_set, "working_set", low=0, low_open=True)
+        working_set = require_number(working_set, "working_set", low=0, low_open=True)
         for name, capacity, bandwidth in self.levels:
             if working_set <= capacity:
                 return name, bandwidth
@@ -116,9 +116,9 @@ class Roofline:
         ``"below both roofs"`` (the implementation or per-call overhead limits
         it); in between, ``"borderline"``.
         """
-        intensity = check_number(intensity, "intensity", low=0, low_open=True)
-        achieved_flops = check_number(achieved_flops, "achieved_flops", low=0, low_open=True)
-        margin = check_number(margin, "margin", low=1, low_open=True)
+        intensity = require_number(intensity, "intensity", low=0, low_open=True)
+        achieved_flops = require_number(achieved_flops, "achieved_flops", low=0, low_open=True)
+        margin = require_number(margin, "margin", low=1, low_open=True)
         roof, bandwidth = self.roof_for(working_set)
         memory = bandwidth * intensity
         factor = min(self.peak_flops, memory) / achieved_flops
@@ -184,7 +184,7 @@ def cache_sizes() -> dict[str, int]:
 def measure_peak_flops(*, size: int = 1024, threads: int = 1, min_run_time: float = 0.1,
                        repeats: int = 1) -> float:
     """FLOP/s of a ``size x size`` float32 matrix product (``2 * size**3`` FLOPs)."""
-    n = check_positive_int(size, "size")
+    n = require_positive_int(size, "size")
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=generator)
     b = torch.randn(n, n, generator=generator)
@@ -207,8 +207,8 @@ def measure_bandwidth(*, nbytes: int = 2**27, threads: int = 1,
     of most CPUs, so this is the bandwidth of main memory; smaller tensors that
     stay in cache move faster.
     """
-    write_allocate = check_bool(write_allocate, "write_allocate")
-    nbytes = check_positive_int(nbytes, "nbytes")
+    write_allocate = require_bool(write_allocate, "write_allocate")
+    nbytes = require_positive_int(nbytes, "nbytes")
     if nbytes < BYTES_PER_FLOAT32:
         raise ValueError(f"nbytes must be at least {BYTES_PER_FLOAT32}, got {nbytes}")
     n = nbytes // BYTES_PER_FLOAT32
@@ -235,10 +235,10 @@ def measure_roofline(*, threads: int = 1, matmul_size: int = 1024, copy_bytes: i
     are left out: a copy that small takes about as long as the call itself, so
     it would measure PyTorch's overhead, not the cache; operations that fit
     there get the next level's roof. ``repeats``: see
-    :func:`helpers.lab.bench.time_callable`.
+    :func:`helpers.lab.timing.time_callable`.
     """
-    threads = check_positive_int(threads, "threads")
-    check_bool(levels, "levels")
+    threads = require_positive_int(threads, "threads")
+    require_bool(levels, "levels")
     timing = {"threads": threads, "min_run_time": min_run_time, "repeats": repeats}
     matmul = measure_peak_flops(size=matmul_size, **timing)
     bandwidth = measure_bandwidth(nbytes=copy_bytes, **timing)
@@ -270,7 +270,7 @@ def roofline_points(timings: Sequence[LayerTiming], *, fused: bool = False
     traffic, also the working set of a repeated call) and ``bytes_per_s`` (achieved
     bandwidth), for :func:`plot_roofline`."""
     points: list[dict[str, object]] = []
-    for t in check_timings(timings):
+    for t in require_timings(timings):
         for kind in t.seconds:
             moved = traffic_bytes(kind, t.channels, t.size, t.kernel_size, fused=fused)
             points.append({

@@ -27,7 +27,12 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
-from helpers.core._validate import check_bool, check_callable, check_number, check_positive_int
+from helpers.core._validate import (
+    require_bool,
+    require_callable,
+    require_number,
+    require_positive_int,
+)
 from helpers.core.threads import fixed_threads
 
 __all__ = ["Measurement", "Timing", "Variant", "default_clock", "median_interval",
@@ -48,8 +53,8 @@ def median_interval(samples: Sequence[float], level: float = 0.95) -> tuple[floa
     ``coverage`` is the interval's exact probability of holding the median
     (at least ``level``). Needs at least 6 samples for 95 %.
     """
-    values = sorted(float(check_number(s, f"samples[{i}]", low=0)) for i, s in enumerate(samples))
-    level = check_number(level, "level", low=0, high=1, low_open=True, high_open=True)
+    values = sorted(float(require_number(s, f"samples[{i}]", low=0)) for i, s in enumerate(samples))
+    level = require_number(level, "level", low=0, high=1, low_open=True, high_open=True)
     n = len(values)
     tail = [math.comb(n, j) / 2**n for j in range(n + 1)]
     k, below = 0, 0.0
@@ -131,13 +136,13 @@ def measure_rounds(variants: Sequence[Variant], *, rounds: int = 7, min_time: fl
     for i, v in enumerate(variants):
         if not isinstance(v, Variant):
             raise TypeError(f"variants[{i}] must be a Variant, got {type(v).__name__}")
-        check_callable(v.fn, f"variants[{i}].fn", "a function of no arguments")
-        check_positive_int(v.threads, f"variants[{i}].threads")
-    rounds = check_positive_int(rounds, "rounds")
-    blocks = check_positive_int(blocks, "blocks")
-    min_time = check_number(min_time, "min_time (seconds)", low=0, high=60, low_open=True)
+        require_callable(v.fn, f"variants[{i}].fn", "a function of no arguments")
+        require_positive_int(v.threads, f"variants[{i}].threads")
+    rounds = require_positive_int(rounds, "rounds")
+    blocks = require_positive_int(blocks, "blocks")
+    min_time = require_number(min_time, "min_time (seconds)", low=0, high=60, low_open=True)
     if clock is not None:
-        check_callable(clock, "clock", "a function returning seconds")
+        require_callable(clock, "clock", "a function returning seconds")
     clocks = [clock or default_clock(v.threads) for v in variants]
     counts = []
     for v, tick in zip(variants, clocks, strict=True):
@@ -179,7 +184,7 @@ class Timing:
 
 
 def _check_min_run_time(min_run_time: object) -> float:
-    return check_number(min_run_time, "min_run_time (seconds)", low=0, high=60, low_open=True)
+    return require_number(min_run_time, "min_run_time (seconds)", low=0, high=60, low_open=True)
 
 
 def time_callable(fn: Callable[[], object], *, label: str = "", threads: int = 1,
@@ -191,12 +196,12 @@ def time_callable(fn: Callable[[], object], *, label: str = "", threads: int = 1
     Autograd stays as the caller set it (a training step can be timed).
     ``repeats > 1`` measures that many times and keeps the smallest median.
     """
-    check_callable(fn, "fn", "a function of no arguments")
+    require_callable(fn, "fn", "a function of no arguments")
     if not isinstance(label, str):
         raise TypeError(f"label must be a str, got {label!r}")
-    threads = check_positive_int(threads, "threads")
+    threads = require_positive_int(threads, "threads")
     min_run_time = _check_min_run_time(min_run_time)
-    repeats = check_positive_int(repeats, "repeats")
+    repeats = require_positive_int(repeats, "repeats")
     with fixed_threads(threads):
         fn()  # warm-up outside the timer: first-call allocation, weight packing
         timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, label=label,
@@ -248,9 +253,9 @@ def time_rounds(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,
             raise TypeError(f"each label of calls must be a str, got {label!r}")
         if not callable(fn):
             raise TypeError(f"calls[{label!r}] must be callable, got {type(fn).__name__}")
-    threads = check_positive_int(threads, "threads")
-    rounds = check_positive_int(rounds, "rounds")
-    cpu_time = check_bool(cpu_time, "cpu_time")
+    threads = require_positive_int(threads, "threads")
+    rounds = require_positive_int(rounds, "rounds")
+    cpu_time = require_bool(cpu_time, "cpu_time")
     if cpu_time and threads != 1:
         raise ValueError(f"cpu_time=True needs threads=1 (the processor time of several "
                          f"threads adds up), got threads={threads}")

@@ -1,10 +1,13 @@
 """A small, deterministic CPU training loop for the digits experiments.
 
-:func:`train` trains a classifier with cross-entropy and Adam (or SGD), in
-full-batch or fixed-size mini-batches whose order comes from a seeded
-``torch.Generator``, and records per-epoch loss and accuracy on the training
-and validation sets in a :class:`History`. :func:`evaluate` measures one set;
-:func:`mean_and_spread` summarises a list of numbers (one per seed).
+:func:`train` trains a classifier with cross-entropy and Adam, in full-batch or
+fixed-size mini-batches whose order comes from a seeded ``torch.Generator``, and
+records per-epoch loss and accuracy on the training, validation and (optionally)
+test sets in a :class:`History`. With ``patience`` it stops early: when the
+validation loss has not reached a new minimum for ``patience`` epochs, and then
+restores the weights of the best epoch. :func:`train_ensemble` is the same loop
+for many seeds trained as one grouped network (:func:`helpers.lab.cnn.make_cnn_ensemble`).
+:func:`evaluate` measures one set. Statistics live in :mod:`helpers.lab.stats`.
 
 Training runs in float64 by default (``dtype=torch.float64``; the model is
 converted in place) and on one CPU thread (:func:`helpers.core.threads.fixed_threads`).
@@ -12,9 +15,8 @@ float32 training is chaotic: a last-bit difference between two CPUs' kernels
 (AVX-512 against AVX2, say) grows over the steps into a visibly different
 model. In float64 those differences stay near 1e-15 and do not grow enough to
 reach the rounded numbers the book prints: the test suite trains the same seed
-under different kernel settings and compares (``tests/test_train.py``), and
-``make test`` re-runs every notebook with another CPU's kernels. Same seed,
-same pinned versions: the same printed numbers.
+under different kernel settings and compares. Same seed, same pinned versions:
+the same printed numbers.
 
 Usage::
 
@@ -31,21 +33,19 @@ Usage::
 
 from __future__ import annotations
 
+import copy
 import math
-import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.core._validate import _describe, check_int, check_number, check_positive_int
+from helpers.core._validate import require_int, require_module, require_number, require_positive_int
 from helpers.core.threads import fixed_threads
 from helpers.lab.digits import Split
 
-OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
 
 
@@ -53,10 +53,10 @@ SCHEDULES = ("constant", "cosine")
 class History:
     """Metrics of one training run, measured after the epochs listed in ``epoch``.
 
-    Losses are mean cross-entropies; accuracies are fractions in [0, 1]. Train
-    and validation are both measured after an epoch, in evaluation mode, on the
-    same weights, so the two curves are directly comparable. Index ``-1`` is
-    always the end of training.
+    Losses are mean cross-entropies; accuracies are fractions in [0, 1]. All sets
+    are measured after an epoch, in evaluation mode, on the same weights, so the
+    curves are directly comparable. Index ``-1`` is the last recorded epoch; after
+    early stopping, :meth:`best_index` is the epoch whose weights were kept.
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -64,6 +64,8 @@ class History:
     train_acc: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
 
     @property
     def epochs(self) -> int:
@@ -82,10 +84,15 @@ class History:
             raise ValueError("this History has no validation loss (train without val?)")
         return self.val_loss[epoch] - self.train_loss[epoch]
 
+    def best_index(self) -> int:
+        """Index of the first epoch with the lowest validation loss (early stopping's pick)."""
+        if not self.val_loss:
+            raise ValueError("this History has no validation loss (train without val?)")
+        return min(range(len(self.val_loss)), key=self.val_loss.__getitem__)
+
 
 def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    require_module(model, "model")
     return model
 
 
@@ -105,11 +112,34 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
     return torch.float32
 
 
-def _check_evaluation(model: object, data: object,
-                      batch_size: object) -> tuple[nn.Module, Split, int]:
-    """The arguments :func:`evaluate` and :func:`evaluate_ensemble` share, checked."""
-    return (_check_model(model), _check_split(data, "data"),
-            check_positive_int(batch_size, "batch_size"))
+def _member_logits(logits: torch.Tensor) -> torch.Tensor:
+    """Logits as ``(B, members, classes)``: one member for a plain classifier."""
+    if logits.ndim == 2:
+        return logits[:, None]
+    if logits.ndim != 3:
+        raise ValueError(f"the model must return (B, classes) or (B, members, classes) "
+                         f"logits, got shape {tuple(logits.shape)}")
+    return logits
+
+
+def _measure(model: nn.Module, data: Split, batch_size: int) -> tuple[list[float], list[float]]:
+    """Per-member mean cross-entropy and accuracy, in evaluation mode, without gradients."""
+    was_training = model.training
+    model.eval()
+    dtype = _model_dtype(model)
+    losses, correct = 0.0, 0
+    try:
+        with fixed_threads(1), torch.no_grad():
+            for start in range(0, len(data), batch_size):
+                x, y = data.x[start:start + batch_size], data.y[start:start + batch_size]
+                logits = _member_logits(model(x.to(dtype)))
+                target = y[:, None].expand(-1, logits.shape[1])
+                losses = losses + F.cross_entropy(logits.permute(0, 2, 1), target,
+                                                  reduction="none").sum(0)
+                correct = correct + (logits.argmax(dim=2) == target).sum(0)
+    finally:
+        model.train(was_training)
+    return ([float(v) / len(data) for v in losses], [int(v) / len(data) for v in correct])
 
 
 def evaluate(model: nn.Module, data: Split, batch_size: int = 2048) -> tuple[float, float]:
@@ -119,242 +149,194 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 2048) -> tuple[flo
     floating dtype (the images are converted to it), and restores the model's
     previous train/eval mode.
     """
-    model, data, batch_size = _check_evaluation(model, data, batch_size)
-    was_training = model.training
-    model.eval()
-    dtype = _model_dtype(model)
-    total_loss, correct = 0.0, 0
-    with fixed_threads(1), torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            x, y = data.x[start:start + batch_size], data.y[start:start + batch_size]
-            logits = model(x.to(dtype))
-            total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-            correct += int((logits.argmax(dim=1) == y).sum())
-    model.train(was_training)
-    return total_loss / len(data), correct / len(data)
-
-
-def _check_run(train_data: object, val_data: object, epochs: object, batch_size: object,
-               seed: object, eval_every: object, lr: object, weight_decay: object,
-               schedule: object, dtype: object) -> tuple:
-    """The arguments :func:`train` and :func:`train_ensemble` share, checked."""
-    train_data = _check_split(train_data, "train_data")
-    if val_data is not None:
-        val_data = _check_split(val_data, "val_data")
-    epochs = check_positive_int(epochs, "epochs")
-    if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
-    seed = check_int(seed, "seed", minimum=0)
-    eval_every = check_positive_int(eval_every, "eval_every")
-    lr = check_number(lr, "lr", low=0, low_open=True)
-    weight_decay = check_number(weight_decay, "weight_decay", low=0)
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating torch.dtype such as torch.float64, "
-                        f"got {dtype!r}")
-    return train_data, val_data, epochs, batch_size, seed, eval_every, lr, weight_decay
-
-
-def _batches(data: Split, batch_size: int | None,
-             generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch's mini-batches: the whole set (``batch_size=None``), or a fresh
-    seeded shuffle cut into batches of ``batch_size``."""
-    if batch_size is None:
-        yield data.x, data.y
-        return
-    order = torch.randperm(len(data), generator=generator)
-    for start in range(0, len(data), batch_size):
-        index = order[start:start + batch_size]
-        yield data.x[index], data.y[index]
-
-
-def _scheduler(opt: torch.optim.Optimizer, schedule: str, epochs: int, n: int,
-               batch_size: int | None) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """The cosine schedule over every step of the run, or None for a constant rate."""
-    if schedule != "cosine":
-        return None
-    steps = epochs * (1 if batch_size is None else math.ceil(n / batch_size))
-    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-
-
-def train(model: nn.Module, train_data: Split, val_data: Split | None = None, *,
-          epochs: int = 20, lr: float = 1e-2, batch_size: int | None = None,
-          optimizer: str = "adam", weight_decay: float = 0.0, seed: int = 0,
-          schedule: str = "constant", eval_every: int = 1,
-          dtype: torch.dtype = torch.float64) -> History:
-    """Train ``model`` in place with cross-entropy and return its :class:`History`.
-
-    ``batch_size=None`` trains full-batch (one step an epoch); otherwise each
-    epoch visits the training set once in mini-batches of ``batch_size``, in an
-    order drawn from a ``torch.Generator`` seeded with ``seed``. ``optimizer``
-    is ``"adam"`` or ``"sgd"`` (momentum 0.9). ``schedule="cosine"`` lowers the
-    learning rate from ``lr`` to 0 along a half cosine over all the steps, so
-    the last steps are small and the end of training is stable; ``"constant"``
-    keeps it at ``lr``. The model's initial weights are
-    its own business: build it with a seed (e.g. ``make_cnn(..., seed=0)``).
-    Metrics are recorded every ``eval_every`` epochs and after the last one
-    (``eval_every=epochs`` records only the end, which is cheaper).
-
-    ``dtype`` (float64 by default) is the precision of training: the model is
-    converted to it in place and the images are converted batch by batch. Keep
-    float64 wherever the result is printed: float32 training ends in a slightly
-    different model on another CPU (see the module docstring).
-    """
-    model = _check_model(model)
-    train_data, val_data, epochs, batch_size, seed, eval_every, lr, weight_decay = _check_run(
-        train_data, val_data, epochs, batch_size, seed, eval_every, lr, weight_decay,
-        schedule, dtype)
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    model.to(dtype)
-
-    if optimizer == "adam":
-        opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=lr,
-                                                      weight_decay=weight_decay)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9,
-                              weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)
-    scheduler = _scheduler(opt, schedule, epochs, len(train_data), batch_size)
-    history = History()
-    with fixed_threads(1):
-        for epoch in range(1, epochs + 1):
-            model.train()
-            for x, y in _batches(train_data, batch_size, generator):
-                opt.zero_grad(set_to_none=True)
-                F.cross_entropy(model(x.to(dtype)), y).backward()
-                opt.step()
-                if scheduler is not None:
-                    scheduler.step()
-            if epoch % eval_every and epoch != epochs:
-                continue
-            history.epoch.append(epoch)
-            loss, acc = evaluate(model, train_data)
-            history.train_loss.append(loss)
-            history.train_acc.append(acc)
-            if val_data is not None:
-                loss, acc = evaluate(model, val_data)
-                history.val_loss.append(loss)
-                history.val_acc.append(acc)
-    model.eval()
-    return history
-
-
-def mean_and_spread(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation of ``values`` (spread 0 for one value)."""
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
-        raise TypeError(f"values must be a sequence of numbers, got {_describe(values)}")
-    values = [check_number(v, f"values[{i}]") for i, v in enumerate(values)]
-    if not values:
-        raise ValueError("values must not be empty")
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return statistics.fmean(values), spread
-
-
-# --------------------------------------------------------------------------
-# Many seeds at once (see helpers.lab.cnn.stack_cnns)
-# --------------------------------------------------------------------------
+    model, data = _check_model(model), _check_split(data, "data")
+    losses, accs = _measure(model, data, require_positive_int(batch_size, "batch_size"))
+    if len(losses) != 1:
+        raise ValueError("model returns several members' logits: use evaluate_ensemble")
+    return losses[0], accs[0]
 
 
 def evaluate_ensemble(ensemble: nn.Module, data: Split,
                       batch_size: int = 2048) -> tuple[list[float], list[float]]:
     """Per-member mean cross-entropy and accuracy of an ensemble whose output is
     ``(B, S, classes)`` (:func:`helpers.lab.cnn.stack_cnns`), in evaluation mode."""
-    ensemble, data, batch_size = _check_evaluation(ensemble, data, batch_size)
-    was_training = ensemble.training
-    ensemble.eval()
-    dtype = _model_dtype(ensemble)
-    losses: torch.Tensor | None = None
-    correct: torch.Tensor | None = None
-    with fixed_threads(1), torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            x, y = data.x[start:start + batch_size], data.y[start:start + batch_size]
-            logits = ensemble(x.to(dtype))
-            if logits.ndim != 3:
-                raise ValueError("ensemble must return (B, members, classes) logits")
-            target = y[:, None].expand(-1, logits.shape[1])
-            loss = F.cross_entropy(logits.permute(0, 2, 1), target, reduction="none").sum(0)
-            hits = (logits.argmax(dim=2) == target).sum(0)
-            losses = loss if losses is None else losses + loss
-            correct = hits if correct is None else correct + hits
-    ensemble.train(was_training)
-    assert losses is not None and correct is not None
-    return ([float(v) / len(data) for v in losses], [int(v) / len(data) for v in correct])
+    ensemble, data = _check_model(ensemble), _check_split(data, "data")
+    batch_size = require_positive_int(batch_size, "batch_size")
+    with torch.no_grad():
+        if ensemble.eval()(data.x[:1].to(_model_dtype(ensemble))).ndim != 3:
+            ensemble.train()
+            raise ValueError("ensemble must return (B, members, classes) logits")
+    return _measure(ensemble, data, batch_size)
 
 
-def train_ensemble(ensemble: nn.Module, train_data: Split, val_data: Split | None = None, *,
-                   epochs: int = 20, lr: float = 1e-2, batch_size: int | None = None,
-                   weight_decay: float = 0.0, seed: int = 0, schedule: str = "constant",
-                   eval_every: int = 1, dtype: torch.dtype = torch.float64) -> list[History]:
-    """:func:`train` for an ensemble of independent members (output
-    ``(B, S, classes)``, e.g. :func:`helpers.lab.cnn.make_cnn_ensemble`): Adam on
-    the sum of the members' mean cross-entropies, so that each member follows
-    exactly the steps it would take alone (Adam works weight by weight). All
-    members see the same mini-batches, in an order seeded with ``seed``.
-    Returns one :class:`History` per member.
-    """
-    ensemble = _check_model(ensemble)
-    train_data, val_data, epochs, batch_size, seed, eval_every, lr, weight_decay = _check_run(
-        train_data, val_data, epochs, batch_size, seed, eval_every, lr, weight_decay,
-        schedule, dtype)
-    ensemble.to(dtype)
-    opt = torch.optim.Adam(ensemble.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)
-    scheduler = _scheduler(opt, schedule, epochs, len(train_data), batch_size)
+def _batches(data: Split, batch_size: int | None, generators: list[torch.Generator]
+             ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch's mini-batches: the whole set (``batch_size=None``), or a fresh
+    seeded shuffle cut into batches of ``batch_size``. With several generators (one
+    per member of an ensemble) each member gets its own order: images
+    ``(B, members, C, H, W)`` and labels ``(B, members)``."""
+    if batch_size is None:
+        yield data.x, data.y
+        return
+    orders = torch.stack([torch.randperm(len(data), generator=g) for g in generators])
+    for start in range(0, len(data), batch_size):
+        index = orders[:, start:start + batch_size]
+        if len(generators) == 1:
+            yield data.x[index[0]], data.y[index[0]]
+        else:
+            yield data.x[index.T], data.y[index.T]
+
+
+def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The sum over members of each member's mean cross-entropy (Adam works weight by
+    weight, so each member of an ensemble takes exactly the steps it would take alone).
+    ``y`` is ``(B,)`` (the same labels for every member) or ``(B, members)``."""
+    if logits.ndim == 2:
+        return F.cross_entropy(logits, y)
+    members = _member_logits(logits).shape[1]
+    target = y if y.ndim == 2 else y[:, None].expand(-1, members)
+    return F.cross_entropy(logits.permute(0, 2, 1), target) * members
+
+
+def _fit(model: nn.Module, train_data: object, val_data: object, test_data: object, *,
+         epochs: object, lr: object, batch_size: object, weight_decay: object, seed: object,
+         schedule: object, eval_every: object, dtype: object,
+         patience: object, ensemble: bool) -> list[History]:
+    """The one training loop of :func:`train` and :func:`train_ensemble`."""
+    model = _check_model(model)
+    train_data = _check_split(train_data, "train_data")
+    val_data = None if val_data is None else _check_split(val_data, "val_data")
+    test_data = None if test_data is None else _check_split(test_data, "test_data")
+    epochs = require_positive_int(epochs, "epochs")
+    if batch_size is not None:
+        batch_size = require_positive_int(batch_size, "batch_size")
+    if isinstance(seed, list | tuple):
+        if not seed:
+            raise ValueError("seed must be an int or a non-empty list of ints (one a member)")
+        seeds = [require_int(s, f"seed[{i}]", minimum=0) for i, s in enumerate(seed)]
+    else:
+        seeds = [require_int(seed, "seed", minimum=0)]
+    eval_every = require_positive_int(eval_every, "eval_every")
+    lr = require_number(lr, "lr", low=0, low_open=True)
+    weight_decay = require_number(weight_decay, "weight_decay", low=0)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype such as torch.float64, "
+                        f"got {dtype!r}")
+    if patience is not None:
+        patience = require_positive_int(patience, "patience")
+        if val_data is None or eval_every != 1:
+            raise ValueError("patience (early stopping) needs val_data and eval_every=1")
+
+    model.to(dtype)
+    with torch.no_grad():  # how many members? (evaluation mode: nothing changes)
+        members = _measure(model, Split(train_data.x[:1], train_data.y[:1]), 1)[0]
+    if not ensemble and len(members) != 1:
+        raise ValueError("model returns several members' logits: use train_ensemble")
+    if len(seeds) > 1 and len(seeds) != len(members):
+        raise ValueError(f"seed lists {len(seeds)} batch orders for {len(members)} members")
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    scheduler = None
+    if schedule == "cosine":  # a half cosine from lr to 0 over every step of the run
+        steps = epochs * (1 if batch_size is None else math.ceil(len(train_data) / batch_size))
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    sets = {"train": train_data, "val": val_data, "test": test_data}
     histories: list[History] = []
+    waited: list[int] = []  # per member: epochs since its best validation loss
+    best_state = None
     with fixed_threads(1):
         for epoch in range(1, epochs + 1):
-            ensemble.train()
-            for x, y in _batches(train_data, batch_size, generator):
+            model.train()
+            for x, y in _batches(train_data, batch_size, generators):
                 opt.zero_grad(set_to_none=True)
-                logits = ensemble(x.to(dtype))
-                members = logits.shape[1]
-                target = y[:, None].expand(-1, members)
-                (F.cross_entropy(logits.permute(0, 2, 1), target) * members).backward()
+                _loss(model(x.to(dtype)), y).backward()
                 opt.step()
                 if scheduler is not None:
                     scheduler.step()
             if epoch % eval_every and epoch != epochs:
                 continue
-            train_loss, train_acc = evaluate_ensemble(ensemble, train_data)
+            measured = {name: _measure(model, data, 128)
+                        for name, data in sets.items() if data is not None}
             if not histories:
-                histories = [History() for _ in train_loss]
-            if val_data is not None:
-                val_loss, val_acc = evaluate_ensemble(ensemble, val_data)
+                histories = [History() for _ in measured["train"][0]]
+                waited = [0] * len(histories)
             for i, history in enumerate(histories):
+                if patience is not None and waited[i] >= patience:
+                    continue  # stopped: its history ends at best + patience
                 history.epoch.append(epoch)
-                history.train_loss.append(train_loss[i])
-                history.train_acc.append(train_acc[i])
-                if val_data is not None:
-                    history.val_loss.append(val_loss[i])
-                    history.val_acc.append(val_acc[i])
-    ensemble.eval()
+                for name, (losses, accs) in measured.items():
+                    getattr(history, f"{name}_loss").append(losses[i])
+                    getattr(history, f"{name}_acc").append(accs[i])
+                if patience is not None:
+                    waited[i] = 0 if history.best_index() == len(history.epoch) - 1 \
+                        else waited[i] + 1
+                    if waited[i] == 0 and len(histories) == 1:
+                        best_state = copy.deepcopy(model.state_dict())
+            if patience is not None and min(waited) >= patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)  # restore the best epoch (one network only)
+    model.eval()
     return histories
 
 
-def paired_interval(a: Sequence[float], b: Sequence[float],
-                    confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean of the paired differences ``a[i] - b[i]`` (one pair per seed) and its
-    Student-t confidence interval ``(mean, low, high)``.
+def train(model: nn.Module, train_data: Split, val_data: Split | None = None, *,
+          test_data: Split | None = None, epochs: int = 20, lr: float = 1e-2,
+          batch_size: int | None = None, weight_decay: float = 0.0, seed: int = 0,
+          schedule: str = "constant", eval_every: int = 1, patience: int | None = None,
+          dtype: torch.dtype = torch.float64) -> History:
+    """Train ``model`` in place with cross-entropy and Adam; return its :class:`History`.
 
-    Pairing removes what the two runs of a pair share (here: the seed's batch
-    order), so the interval is narrower than one from two independent means.
+    ``batch_size=None`` trains full-batch (one step an epoch); otherwise each
+    epoch visits the training set once in mini-batches of ``batch_size``, in an
+    order drawn from a ``torch.Generator`` seeded with ``seed``. ``weight_decay``
+    is Adam's L2 penalty. ``schedule="cosine"`` lowers the learning rate from
+    ``lr`` to 0 along a half cosine over all the steps; ``"constant"`` keeps it
+    at ``lr``. The model's initial weights are its own business: build it with a
+    seed (e.g. ``make_cnn(..., seed=0)``). Metrics are recorded every
+    ``eval_every`` epochs and after the last one, on ``test_data`` too if given.
+
+    ``patience`` stops early: after ``patience`` epochs without a new minimum of
+    the validation loss (or after ``epochs``), the weights of the best epoch are
+    restored; the history ends ``patience`` epochs after it
+    (:meth:`History.best_index`). With a constant rate, a longer run's first
+    epochs are exactly a shorter run's.
+
+    ``dtype`` (float64 by default) is the precision of training: the model is
+    converted to it in place and the images are converted batch by batch. Keep
+    float64 wherever the result is printed: float32 training ends in a slightly
+    different model on another CPU (see the module docstring).
     """
-    if isinstance(a, str | bytes) or not isinstance(a, Sequence | np.ndarray):
-        raise TypeError(f"a must be a sequence of numbers, got {_describe(a)}")
-    if isinstance(b, str | bytes) or not isinstance(b, Sequence | np.ndarray):
-        raise TypeError(f"b must be a sequence of numbers, got {_describe(b)}")
-    if len(a) != len(b):
-        raise ValueError(f"a and b must pair up, got {len(a)} and {len(b)} values")
-    if len(a) < 2:
-        raise ValueError("a and b need at least two pairs for an interval")
-    confidence = check_number(confidence, "confidence", low=0, high=1, low_open=True,
-                              high_open=True)
-    from scipy import stats  # only this function needs SciPy
+    histories = _fit(model, train_data, val_data, test_data, epochs=epochs, lr=lr,
+                     batch_size=batch_size, weight_decay=weight_decay, seed=seed,
+                     schedule=schedule, eval_every=eval_every, dtype=dtype, patience=patience,
+                     ensemble=False)
+    return histories[0]
 
-    diffs = [check_number(x, f"a[{i}]") - check_number(y, f"b[{i}]")
-             for i, (x, y) in enumerate(zip(a, b, strict=True))]
-    mean, spread = mean_and_spread(diffs)
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(diffs) - 1)) * spread / math.sqrt(len(diffs))
-    return mean, mean - half, mean + half
+
+def train_ensemble(ensemble: nn.Module, train_data: Split, val_data: Split | None = None, *,
+                   test_data: Split | None = None, epochs: int = 20, lr: float = 1e-2,
+                   batch_size: int | None = None, weight_decay: float = 0.0,
+                   seed: int | list[int] = 0,
+                   schedule: str = "constant", eval_every: int = 1,
+                   patience: int | None = None,
+                   dtype: torch.dtype = torch.float64) -> list[History]:
+    """:func:`train` for an ensemble of independent members (output
+    ``(B, S, classes)``, e.g. :func:`helpers.lab.cnn.make_cnn_ensemble`): Adam on
+    the sum of the members' mean cross-entropies, so that each member follows
+    exactly the steps it would take alone. With an int ``seed`` all members see the
+    same mini-batches, in an order seeded with it; with a list of seeds (one a
+    member) member ``i`` sees the order ``train(..., seed=seed[i])`` would give it.
+    Returns one :class:`History` per member.
+
+    With ``patience`` each member's history stops on its own rule, exactly as if it
+    were trained alone, and training ends when every member has stopped. The
+    ensemble's weights are not restored (its members' best epochs differ): the
+    histories hold each member's metrics at its best epoch.
+    """
+    return _fit(ensemble, train_data, val_data, test_data, epochs=epochs, lr=lr,
+                batch_size=batch_size, weight_decay=weight_decay, seed=seed,
+                schedule=schedule, eval_every=eval_every, dtype=dtype, patience=patience,
+                ensemble=True)

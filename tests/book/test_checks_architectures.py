@@ -14,7 +14,7 @@ from helpers.book.checks.architectures import (
     BLOCK_CASES,
     WIDTH_CASES,
     check_inverted_residual,
-    check_separable_macs,
+    check_mobilenet_macs,
     expected_inverted_residual_params,
     expected_separable_macs,
 )
@@ -246,7 +246,7 @@ def test_reference_macs_is_the_cost_modules():
     lambda m, n, f, a, r: _right(np.int64(m), n, f, np.float64(a), r),
 ], ids=["formula", "int64", "int()", "factored", "NumPy arithmetic"])
 def test_separable_macs_right_answers_pass(answer):
-    assert_passes(check_separable_macs(answer))
+    assert_passes(check_mobilenet_macs(answer))
 
 
 @pytest.mark.parametrize("wrong, words", [
@@ -263,7 +263,7 @@ def test_separable_macs_right_answers_pass(answer):
     (lambda m, n, f, a, r: round((9 + n * a) * m * a * (f * r) ** 2), "first, then multiply"),
 ])
 def test_separable_macs_mistakes_are_explained(wrong, words):
-    assert_fails(check_separable_macs(wrong), words)
+    assert_fails(check_mobilenet_macs(wrong), words)
 
 
 @pytest.mark.parametrize("wrong", [
@@ -275,10 +275,10 @@ def test_separable_macs_mistakes_are_explained(wrong, words):
         f * r) ** 2,
 ], ids=["off by one", "alpha squared", "rho squared", "mixture", "truncated"])
 def test_separable_macs_gives_no_false_hint(wrong):
-    assert_fails(check_separable_macs(wrong), "expected", MACS_GENERIC)
+    assert_fails(check_mobilenet_macs(wrong), "expected", MACS_GENERIC)
 
 
 def test_separable_macs_reports_errors():
-    assert_fails(check_separable_macs(lambda *a: 1 / 0), "ZeroDivisionError")
+    assert_fails(check_mobilenet_macs(lambda *a: 1 / 0), "ZeroDivisionError")
     with pytest.raises(TypeError, match="fn"):
-        check_separable_macs(None)
+        check_mobilenet_macs(None)

@@ -6,35 +6,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from checks_support import GARBAGE, assert_fails
+from checks_support import GARBAGE, MORE_GARBAGE, assert_fails, find_checkers, required_arguments
 from torch import nn
 
 from helpers.book.checks import WIDTH, CheckResult, failed, passed, wrap
 from helpers.book.checks._common import as_array, as_int, as_real, close, rtol_for
-from helpers.book.checks.architectures import check_inverted_residual
-from helpers.book.checks.architectures import check_separable_macs as check_width_macs
-from helpers.book.checks.convolution import check_depthwise, check_output_size
-from helpers.book.checks.cost import check_intensity
-from helpers.book.checks.counting import check_separable_params
-from helpers.book.checks.lowrank import check_rank1_factors, check_separable_to_normal
-from helpers.book.checks.overfitting import check_generalisation_gap, check_width_for_budget
-from helpers.book.checks.separable import (
-    check_pointwise_matmul,
-    check_separable_macs,
-    check_separable_module,
-)
 
-#: Every checker that grades a function's return value.
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-FUNCTION_CHECKERS = (
-    check_separable_params, check_output_size, check_depthwise, check_pointwise_matmul,
-    check_separable_macs, check_intensity, check_generalisation_gap,
-    check_width_for_budget, check_width_macs, check_separable_to_normal, check_rank1_factors,
-)
-#: Every checker that grades a module (built by the learner's class or factory).
-MODULE_CHECKERS = (check_separable_module, check_inverted_residual)
-ALL_CHECKERS = FUNCTION_CHECKERS + MODULE_CHECKERS
+#: Every checker, found by walking the package (see ``find_checkers``).
+CHECKERS = find_checkers()
+ALL_CHECKERS = tuple(CHECKERS.values())
+IDS = tuple(CHECKERS)
+
+
+def test_every_checker_is_found_and_has_one_name():
+    names = [check.__name__ for check in ALL_CHECKERS]
+    assert len(names) == len(set(names)), sorted(names)
+    assert len(ALL_CHECKERS) >= 16
+    for known in ("frameworks.check_keras_layout", "deployment.check_fold_batch_norm",
+                  "deployment.check_channel_scales", "architectures.check_mobilenet_macs"):
+        assert known in CHECKERS
 
 
 def _module_returning(value):
@@ -50,34 +42,36 @@ def _module_returning(value):
     return Returns
 
 
-@pytest.mark.parametrize("value", GARBAGE, ids=lambda v: type(v).__name__)
-def test_no_checker_crashes_on_what_a_function_returns(value):
-    for check in FUNCTION_CHECKERS:
-        assert_fails(check(lambda *args, v=value: v))
-    assert_fails(check_rank1_factors(lambda kernel, v=value: (v, v)))
-    for check in MODULE_CHECKERS:
-        assert_fails(check(lambda *args, v=value: v))
+def _run(check, fn):
+    return check(*[fn] * required_arguments(check))
+
+
+@pytest.mark.parametrize("value", GARBAGE + MORE_GARBAGE, ids=lambda v: type(v).__name__)
+@pytest.mark.parametrize("check", ALL_CHECKERS, ids=IDS)
+def test_no_checker_crashes_on_what_a_function_returns(check, value):
+    assert_fails(_run(check, lambda *args, v=value: v))
+    assert_fails(_run(check, lambda *args, v=value: (v, v)))
 
 
 @pytest.mark.parametrize("value", [None, "y", np.array(["a"]), torch.zeros(2, 3), 1.5],
                          ids=lambda v: type(v).__name__)
-def test_no_module_checker_crashes_on_what_forward_returns(value):
-    for check in MODULE_CHECKERS:
-        assert_fails(check(_module_returning(value)))
+@pytest.mark.parametrize("check", ALL_CHECKERS, ids=IDS)
+def test_no_checker_crashes_on_what_a_module_computes(check, value):
+    assert_fails(_run(check, _module_returning(value)))
 
 
-@pytest.mark.parametrize("check", ALL_CHECKERS, ids=lambda c: c.__module__ + c.__name__)
+@pytest.mark.parametrize("check", ALL_CHECKERS, ids=IDS)
 def test_every_checker_reports_the_learners_exception(check):
     def broken(*args):
         raise KeyError("oops")
 
-    assert_fails(check(broken), "raised KeyError", "oops")
+    assert_fails(_run(check, broken), "raised KeyError", "oops")
 
 
-@pytest.mark.parametrize("check", ALL_CHECKERS, ids=lambda c: c.__module__ + c.__name__)
+@pytest.mark.parametrize("check", ALL_CHECKERS, ids=IDS)
 def test_every_checker_refuses_what_is_not_callable(check):
     with pytest.raises(TypeError, match="must be"):
-        check(42)
+        _run(check, 42)
 
 
 def test_messages_are_wrapped_without_breaking_short_groups():
@@ -100,7 +94,8 @@ def test_numbers_are_read_the_same_way_everywhere():
     for value in (51.0, np.float64(51), True, np.bool_(True), "51", np.array([51])):
         with pytest.raises(Exception, match="whole number"):
             as_int(value, "fn()")
-    assert as_real(0.5, "fn()") == (0.5, rtol_for(np.float64))
+    assert as_real(0.1, "fn()") == (0.1, rtol_for(np.float64))
+    assert as_real(float(np.float32(0.1)), "fn()")[1] == rtol_for(np.float32)  # .item()
     assert as_real(np.float32(0.5), "fn()") == (0.5, rtol_for(np.float32))
     assert as_real(torch.tensor(0.5), "fn()") == (0.5, rtol_for(np.float32))
     assert as_real(np.int64(2), "fn()")[0] == 2.0

@@ -126,18 +126,19 @@ def test_depthwise_cases_start_with_several_channels_and_vary_everything():
 @pytest.mark.parametrize("answer", [
     loop_depthwise,
     einsum_depthwise,
-    lambda x, w: depthwise_conv2d(x, w[:, None]),
-    lambda x, w: F.conv2d(torch.from_numpy(x)[None], torch.from_numpy(w)[:, None],
-                          groups=x.shape[0])[0],
+    lambda x, w: np.stack([F.conv2d(torch.from_numpy(x[c:c + 1])[None],
+                                    torch.from_numpy(w[c])[None, None])[0, 0]
+                           for c in range(len(x))]),
     lambda x, w: einsum_depthwise(x.astype(np.float32), w.astype(np.float32)),
-    lambda x, w: F.conv2d(torch.tensor(x[None], dtype=torch.float32),
-                          torch.tensor(w[:, None], dtype=torch.float32), groups=len(x))[0],
-    lambda x, w: F.conv2d(torch.tensor(x[None], requires_grad=True),
-                          torch.tensor(w[:, None]), groups=len(x))[0],
+    lambda x, w: torch.stack([F.conv2d(torch.tensor(x[c:c + 1][None], dtype=torch.float32),
+                                       torch.tensor(w[c][None, None], dtype=torch.float32))[0, 0]
+                              for c in range(len(x))]),
+    lambda x, w: torch.from_numpy(einsum_depthwise(x, w)).requires_grad_(),
     lambda x, w: loop_depthwise(x, w).tolist(),
+    lambda x, w: loop_depthwise(x, w).astype(np.float32).tolist(),
     lambda x, w: np.asfortranarray(loop_depthwise(x, w)),
-], ids=["loops", "einsum", "book", "torch float64", "float32", "torch float32",
-        "tensor with grad", "nested list", "Fortran order"])
+], ids=["loops", "einsum", "torch per channel", "float32", "torch float32",
+        "tensor with grad", "nested list", "float32 list", "Fortran order"])
 def test_depthwise_accepts_right_answers(answer):
     assert_passes(check_depthwise(answer))
 

@@ -106,7 +106,7 @@ def test_right_weights_wrong_bias_and_vice_versa_get_a_partial_hint():
 @pytest.mark.parametrize(("fn", "words"), [
     (lambda *a: None, "return a pair"),
     (lambda *a: fold(*a)[0], "return a pair"),
-    (lambda *a: ("w", "b"), "tensors or arrays"),
+    (lambda *a: ("w", "b"), "return a NumPy array"),
     (lambda *a: (fold(*a)[0][:, :1], fold(*a)[1]), "shape"),
     (lambda *a: (fold(*a)[0], fold(*a)[1][:1]), "one number per output channel"),
     (lambda *a: 1 / 0, "ZeroDivisionError"),
@@ -159,8 +159,8 @@ def test_scale_slips_get_a_hint(fn, hint):
 
 
 @pytest.mark.parametrize(("fn", "words"), [
-    (lambda w, b: None, "return a tensor"),
-    (lambda w, b: "0.1", "return a tensor"),
+    (lambda w, b: None, "return a NumPy array"),
+    (lambda w, b: "0.1", "return a NumPy array"),
     (lambda w, b: scales(w, b)[:2], "one per output channel"),
     (lambda w, b: w.abs().amax(dim=0).flatten() / 127, "one per output channel"),
     (lambda w, b: scales(w, b) * 1.01, "scale[c] = max"),

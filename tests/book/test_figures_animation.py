@@ -52,3 +52,10 @@ def test_animation_of_a_given_example_is_sharp_and_described():
         animation.sliding_window_animation(x)
     with pytest.raises(ValueError, match="square"):
         animation.sliding_window_animation(x[:, :4], kernel)
+
+
+def test_animation_loads_nothing_from_the_network():
+    html = animation.sliding_window_animation(input_size=4, kernel_size=3)
+    assert "http://" not in html and "https://" not in html
+    assert "font-awesome" not in html and 'class="fa ' not in html
+    assert html.count("<button") == 9 and html.count('aria-hidden="true">') == 9

@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 
 from helpers.book.figures.architectures import (
     LAYER_TYPE_COLORS,
-    atrous_sample_offsets,
+    _atrous_sample_offsets,
     plot_atrous_samples,
     plot_layer_costs,
     plot_relative_differences,
@@ -69,14 +69,14 @@ def test_plot_relative_differences_validates():
 
 
 def test_atrous_sample_offsets():
-    assert atrous_sample_offsets(3, 1)[0] == (-1, -1)
-    offsets = atrous_sample_offsets(3, 4)
+    assert _atrous_sample_offsets(3, 1)[0] == (-1, -1)
+    offsets = _atrous_sample_offsets(3, 4)
     assert len(offsets) == 9 and (0, 0) in offsets and (4, -4) in offsets
     assert max(r for r, _ in offsets) - min(r for r, _ in offsets) + 1 == 9
     with pytest.raises(ValueError, match="odd"):
-        atrous_sample_offsets(2, 1)
+        _atrous_sample_offsets(2, 1)
     with pytest.raises(ValueError, match="dilation"):
-        atrous_sample_offsets(3, 0)
+        _atrous_sample_offsets(3, 0)
 
 
 def test_plot_atrous_samples():

@@ -148,8 +148,15 @@ def test_channels_filtered_figure():
                                             filter_names=["a", "b", "c"])
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[:3] == ["red channel", "green channel", "blue channel"]
-    assert titles[3:] == ["red * a", "green * b", "blue * c"]
+    assert titles[3:] == ["red ⋆ a", "green ⋆ b", "blue ⋆ c"]
     assert fig.axes[0].get_ylabel() == "input"
+    # a signed response centred on zero (an edge filter) gets red-blue and a colour bar
+    signed = photo((3, 10, 14))
+    signed[1] = np.linspace(-1, 1, 140).reshape(10, 14)
+    fig = convolution.channels_filtered_figure(photo(), signed, filter_names=["a", "b", "c"])
+    assert fig.axes[4].get_images()[0].get_cmap().name == "RdBu_r"
+    assert fig.axes[3].get_images()[0].get_cmap().name != "RdBu_r"
+    assert len(fig.axes) == 7 and fig.axes[6].get_ylabel() == "response"
     with pytest.raises(ValueError, match="filtered"):
         convolution.channels_filtered_figure(photo(), photo((2, 10, 14)))
     with pytest.raises(ValueError, match="filter_names"):

@@ -41,3 +41,33 @@ def test_running_example_weights_counts_each_layer():
     assert "= 200 weights" in text and "50 + 8 = 58" in text
     with pytest.raises(ValueError, match="kernel_size"):
         running_example_weights(kernel_size=9)
+
+
+def test_receptive_field_figure_lights_the_inputs_each_layer_reads():
+    import numpy as np
+
+    from helpers.book.figures.counting import receptive_field_figure
+    from helpers.book.figures.style import CHANNEL_COLORS
+
+    fig = receptive_field_figure(row=0, col=6, out_channel=1)
+    images = [ax.get_images()[0].get_array() for ax in fig.axes]
+    assert len(images) == 12  # 4 layers x 3 input channels
+
+    def lit(image, c):
+        return int(np.all(np.isclose(image, matplotlib_rgb(CHANNEL_COLORS[c])), axis=-1).sum())
+
+    counts = [[lit(images[3 * layer + c], c) for c in range(3)] for layer in range(4)]
+    # normal, depthwise (channel 1 only), pointwise (one pixel), separable
+    assert counts == [[9, 9, 9], [0, 9, 0], [1, 1, 1], [9, 9, 9]]
+    labels = " ".join(ax.get_ylabel() for ax in fig.axes)
+    assert "81 = 27·3" in labels and "36 = 27 + 9" in labels
+    with pytest.raises(ValueError, match="row"):
+        receptive_field_figure(row=8)
+    with pytest.raises(ValueError, match="out_channel"):
+        receptive_field_figure(out_channel=True)
+
+
+def matplotlib_rgb(color):
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(color)

@@ -174,12 +174,19 @@ def test_image_row_shows_colour_and_signed_grey_images():
     rgb = rgb_image()
     signed = np.linspace(-2, 1, 54).reshape(6, 9)
     fig = plot_image_row([rgb, signed], ["photo", "response"], title="row", symmetric=True)
-    assert [ax.get_title() for ax in fig.axes] == ["photo", "response"]
+    assert [ax.get_title() for ax in fig.axes] == ["photo", "response", ""]  # + colour bar
+    assert fig.axes[2].get_ylabel() == "response"
     assert fig.axes[0].images[0].get_array().shape == (6, 9, 3)  # shown channels-last
     low, high = fig.axes[1].images[0].get_clim()
     assert low == -high  # symmetric around zero
     assert high == pytest.approx(np.percentile(np.abs(signed), 99))
     assert fig.get_figwidth() <= 9.0  # fits the text column
+
+
+def test_image_row_puts_every_signed_panel_on_one_scale():
+    small, large = np.linspace(-1, 1, 12).reshape(3, 4), np.linspace(-4, 4, 12).reshape(3, 4)
+    fig = plot_image_row([small, large], ["small", "large"], symmetric=True)
+    assert fig.axes[0].images[0].get_clim() == fig.axes[1].images[0].get_clim()
 
 
 def test_image_row_scales_grey_images_to_their_own_range():
@@ -195,3 +202,27 @@ def test_image_row_rejects_bad_input():
         plot_image_row([np.zeros((2, 2)), np.zeros((2, 2))], ["a"])
     with pytest.raises(ValueError, match=r"images\[0\] must have shape"):
         plot_image_row([np.zeros((2, 2, 3))], ["a"])
+
+
+def test_kernel_slices_figure_draws_each_kernel_on_one_scale():
+    import numpy as np
+
+    from helpers.book.figures.separable import kernel_slices_figure
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((2, 3, 3, 3))
+    fig = kernel_slices_figure({"a": w, "b": 2 * w}, multipliers=np.ones((2, 3)))
+    panels = [ax for ax in fig.axes if ax.get_images() and ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["a", "b"]
+    limits = {ax.get_images()[0].get_clim() for ax in panels}
+    assert limits == {(-2 * np.abs(w).max(), 2 * np.abs(w).max())}
+    grid = panels[0].get_images()[0].get_array()
+    assert np.allclose(grid[0:3, 4:7], w[0, 1])  # tile (out 0, in 1)
+    assert len(fig.axes) == 3  # and a colour bar
+    assert sum(t.get_text() == "x +1" for t in panels[0].texts) == 6
+    with pytest.raises(ValueError, match="same shape"):
+        kernel_slices_figure({"a": w, "b": w[:1]})
+    with pytest.raises(ValueError, match="multipliers"):
+        kernel_slices_figure({"a": w}, multipliers=np.ones(3))
+    with pytest.raises(ValueError, match="at least one"):
+        kernel_slices_figure({})

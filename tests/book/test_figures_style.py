@@ -58,3 +58,48 @@ def test_annotate_bars_writes_each_height_above_its_bar():
     texts = sorted((t.xy, t.get_text()) for t in ax.texts)
     assert texts == [((0.0, 2.5), "2.5x"), ((1.0, 7.25), "7.2x")]
     plt.close(fig)
+
+
+def test_figure_png_is_twice_the_shown_size_with_legible_text():
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from helpers.book.figures.style import (
+        DENSITY,
+        MIN_TEXT_PX,
+        PHONE_COLUMN_PX,
+        figure_png,
+    )
+
+    use_book_style()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot([0, 1], [0, 1])
+    note = ax.text(0.5, 0.5, "tiny", fontsize=5)
+    ax.tick_params(labelsize=4)
+    data, metadata = figure_png(fig)
+    image = Image.open(io.BytesIO(data))
+    assert image.size[0] >= DENSITY * metadata["width"] - 1
+    assert image.size[1] >= DENSITY * metadata["height"] - 1
+    smallest = float(image.info["Book-Min-Text-Px"])
+    # Shown at a phone's column width, the smallest text is still legible.
+    assert smallest * PHONE_COLUMN_PX / metadata["width"] >= MIN_TEXT_PX - 0.25
+    assert note.get_fontsize() > 5
+    assert min(t.get_fontsize() for t in ax.get_xticklabels() if t.get_text()) > 4
+    plt.close(fig)
+
+
+def test_legible_text_keeps_large_text_and_rejects_non_figures():
+    import matplotlib.pyplot as plt
+
+    from helpers.book.figures.style import legible_text
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    title = ax.set_title("large", fontsize=20)
+    smallest = legible_text(fig)
+    assert title.get_fontsize() == 20
+    assert smallest > 0
+    with pytest.raises(TypeError, match="fig"):
+        legible_text(ax)
+    plt.close(fig)

@@ -63,8 +63,10 @@ def test_resolve_padding():
     assert resolve_padding("valid", (3, 3), (2, 2), (1, 1)) == ((0, 0), (0, 0))
     assert resolve_padding("same", (2, 3), (1, 1), (1, 2)) == ((0, 1), (2, 2))
     assert resolve_padding((1, np.int64(2)), (3, 3), (1, 1), (1, 1)) == ((1, 1), (2, 2))
-    with pytest.raises(ValueError, match="stride 1"):
-        resolve_padding("same", (3, 3), (2, 1), (1, 1))
+    # strided "same": the one policy, symmetric zeros (torchvision's)
+    assert resolve_padding("same", (3, 3), (2, 1), (1, 1)) == ((1, 1), (1, 1))
+    assert resolve_padding("same", (4, 5), 2, 1) == ((1, 1), (2, 2))
+    assert resolve_padding(1, 3) == ((1, 1), (1, 1))  # ints for kernel, stride, dilation
     with pytest.raises(ValueError, match="got 'full'"):
         resolve_padding("full", (3, 3), (1, 1), (1, 1))
 
@@ -76,6 +78,7 @@ def test_conv_output_size_examples():
     assert conv_output_size(7, 3, padding="valid") == 5
     assert kernel_span(3) == 3 and kernel_span(3, 18) == 37
     assert conv_output_size(np.int64(8), np.int32(3)) == 6
+    assert conv_output_size(8, 3, stride=2, padding="same") == 4  # ceil(8 / 2)
 
 
 @pytest.mark.parametrize(
@@ -86,7 +89,7 @@ def test_conv_output_size_examples():
         (lambda: conv_output_size(5, 3, padding=-1), ValueError,
          r"padding must be a non-negative int, got -1"),
         (lambda: conv_output_size(5, 3, padding="full"), ValueError, r"got 'full'"),
-        (lambda: conv_output_size(5, 3, stride=2, padding="same"), ValueError, "stride 1"),
+        (lambda: resolve_padding("same", "3", 1, 1), TypeError, "kernel_size must be"),
         (lambda: conv_output_size(2, 3), ValueError, r"kernel spans 3 pixels.*larger"),
         (lambda: conv_output_size(5, 2.0), TypeError, r"kernel_size must be a positive int"),
         (lambda: kernel_span(3, 0), ValueError, r"dilation must be a positive int"),

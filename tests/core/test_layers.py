@@ -291,7 +291,7 @@ def test_wrong_input_channels_or_dimensions(layer, name):
         (lambda: DepthwiseConv2d(3, stride=(2, 0)), ValueError, r"stride must be a positive int"),
         (lambda: DepthwiseConv2d(3, dilation=0), ValueError, r"dilation must be a positive int"),
         (lambda: DepthwiseConv2d(3, padding=-1), ValueError,
-         r"padding must be a non-negative int or a pair of non-negative ints, got -1"),
+         r"padding must be 'valid', 'same', a non-negative int or a pair of them, got -1"),
         (lambda: DepthwiseConv2d(3, padding="full"), ValueError,
          r"padding must be 'valid', 'same'.*got 'full'"),
         (lambda: DepthwiseConv2d(3, depth_multiplier=0), ValueError,

@@ -188,7 +188,7 @@ def test_scaled_channels_paper_widths_are_exact():
     (dict(num_classes=0), ValueError),
     (dict(num_classes=2.0), TypeError),
     (dict(separable=1), TypeError),
-    (dict(channel_divisor=0), ValueError),
+    (dict(width_multiplier=75), ValueError),
 ])
 def test_mobilenet_validates_arguments(bad, error):
     name = next(iter(bad))

@@ -161,3 +161,15 @@ def test_ensemble_validates():
         stack_cnns([make_cnn("normal", 4), make_cnn("normal", 5)])
     with pytest.raises(ValueError, match="models"):
         stack_cnns([])
+
+
+def test_huge_networks_are_refused_before_anything_is_allocated():
+    from helpers.lab.cnn import MAX_PARAMETERS
+
+    with pytest.raises(ValueError, match="above the limit"):
+        make_cnn("normal", 10**5)  # would be 540 billion parameters
+    with pytest.raises(ValueError, match="above the limit"):
+        make_cnn("separable", 10**4, seed=0)
+    with pytest.raises(ValueError, match="parameters"):  # its layers refuse on meta too
+        cnn_parameters("normal", 10**5)
+    assert cnn_parameters("normal", 43) < MAX_PARAMETERS

@@ -106,3 +106,37 @@ def test_split_validates():
         Split(torch.zeros(3, 8, 8), torch.zeros(3, dtype=torch.int64))
     with pytest.raises(TypeError, match="tensors"):
         Split([1], torch.zeros(1))
+
+
+def test_split_accepts_any_integer_labels_and_refuses_the_rest():
+    x = torch.zeros(3, 1, 8, 8)
+    for dtype in (torch.int32, torch.int16, torch.uint8):
+        split = Split(x, torch.tensor([0, 9, 4], dtype=dtype))
+        assert split.y.dtype == torch.int64 and split.y.tolist() == [0, 9, 4]
+    from_numpy = Split(x.numpy(), np.array([1, 2, 3], dtype=np.int32))  # Windows' default
+    assert from_numpy.y.dtype == torch.int64 and isinstance(from_numpy.x, torch.Tensor)
+    with pytest.raises(TypeError, match="y must hold integer labels"):
+        Split(x, torch.tensor([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match="y must hold labels 0..9"):
+        Split(x, torch.tensor([0, 10, 1]))
+    with pytest.raises(ValueError, match="y must hold labels 0..9"):
+        Split(x, torch.tensor([0, -1, 1]))
+    with pytest.raises(TypeError, match="x must hold floating"):
+        Split(torch.zeros(3, 1, 8, 8, dtype=torch.int64), torch.tensor([0, 1, 2]))
+
+
+def test_class_counts_refuses_labels_changed_in_place():
+    split = Split(torch.zeros(2, 1, 8, 8), torch.tensor([0, 1]))
+    split.y[1] = 10  # a tensor is mutable even in a frozen dataclass
+    with pytest.raises(ValueError, match="labels must be 0..9"):
+        split.class_counts()
+
+
+def test_training_on_int32_labels_works():
+    from helpers.lab.cnn import make_cnn
+    from helpers.lab.train import train
+
+    data = load_digits_split(seed=0)
+    labels32 = Split(data.val.x, data.val.y.to(torch.int32))
+    history = train(make_cnn("normal", 2, seed=0), labels32, None, epochs=1)
+    assert history.epochs == 1

@@ -12,7 +12,7 @@ from torch import nn
 from helpers.core.threads import fixed_threads
 from helpers.lab.cnn import make_cnn
 from helpers.lab.digits import DigitsData, load_digits_split, subsample
-from helpers.lab.train import History, evaluate, mean_and_spread, train
+from helpers.lab.train import History, evaluate, train
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +38,6 @@ def test_a_tiny_run_learns(data, small, kind):
     assert acc_before < 0.2 and history.val_acc[-1] > 0.45  # chance is 0.1
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.train_acc[-1] > 0.5
-
-
-def test_sgd_learns(data, small):
-    model = make_cnn("normal", 4, seed=1)
-    history = train(model, small, data.val, epochs=10, batch_size=32, lr=0.05,
-                    optimizer="sgd", seed=0, eval_every=10)
-    assert history.val_acc[-1] > 0.4
 
 
 def test_same_seed_reproduces_exactly_and_other_seeds_differ(data, small):
@@ -124,25 +117,10 @@ def test_numpy_scalars_are_numbers(data, small):
     assert train(model, small, None, epochs=1, lr=np.float32(0.01)).epochs == 1
 
 
-def test_mean_and_spread():
-    assert mean_and_spread([1.0, 2.0, 3.0]) == (2.0, 1.0)
-    assert mean_and_spread([0.5]) == (0.5, 0.0)
-    with pytest.raises(ValueError, match="values"):
-        mean_and_spread([])
-    assert mean_and_spread(np.array([1.0, 3.0])) == (2.0, pytest.approx(2**0.5))
-    assert mean_and_spread([np.float32(0.5), np.int64(1)])[0] == 0.75
-    with pytest.raises(TypeError, match="values"):
-        mean_and_spread(None)
-    with pytest.raises(TypeError, match="values"):
-        mean_and_spread("0.5")
-    with pytest.raises(TypeError, match=r"values\[1\]"):
-        mean_and_spread([0.5, "0.7"])
-
-
 @pytest.mark.parametrize("kwargs, error, name", [
     ({"epochs": 0}, ValueError, "epochs"), ({"lr": 0.0}, ValueError, "lr"),
     ({"lr": "fast"}, TypeError, "lr"), ({"batch_size": 0}, ValueError, "batch_size"),
-    ({"optimizer": "rmsprop"}, ValueError, "optimizer"),
+    ({"patience": 0}, ValueError, "patience"), ({"seed": [0, -1]}, ValueError, r"seed\[1\]"),
     ({"weight_decay": -1.0}, ValueError, "weight_decay"), ({"seed": -1}, ValueError, "seed"),
     ({"eval_every": 0}, ValueError, "eval_every"), ({"lr": float("nan")}, ValueError, "lr"),
     ({"lr": True}, TypeError, "lr"), ({"weight_decay": "0"}, TypeError, "weight_decay"),
@@ -286,25 +264,36 @@ def test_evaluate_ensemble_and_validation():
         train_ensemble(ensemble, data.val.x)
 
 
-def test_paired_interval():
-    from helpers.lab.train import paired_interval
+def test_per_member_batch_orders_match_training_alone(data, small):
+    from helpers.lab.cnn import make_cnn_ensemble
+    from helpers.lab.train import train_ensemble
 
-    a = [1.0, 2.0, 3.0, 4.0]
-    b = [0.5, 1.4, 2.6, 3.5]  # differences 0.5, 0.6, 0.4, 0.5
-    mean, low, high = paired_interval(a, b)
-    assert mean == pytest.approx(0.5)
-    half = 3.182446305284263 * np.std([0.5, 0.6, 0.4, 0.5], ddof=1) / 2  # t(0.975, 3)
-    assert (low, high) == pytest.approx((0.5 - half, 0.5 + half))
-    # pairing: a shared offset per pair does not widen the interval
-    shifted = paired_interval([x + 10 * i for i, x in enumerate(a)],
-                              [y + 10 * i for i, y in enumerate(b)])
-    assert shifted == pytest.approx((mean, low, high))
-    assert paired_interval(np.array(a), np.array(b), confidence=0.5)[2] < high
-    with pytest.raises(ValueError, match="pair"):
-        paired_interval([1.0, 2.0], [1.0])
-    with pytest.raises(ValueError, match="two pairs"):
-        paired_interval([1.0], [2.0])
-    with pytest.raises(ValueError, match="confidence"):
-        paired_interval(a, b, confidence=1.0)
-    with pytest.raises(TypeError, match="a must"):
-        paired_interval("ab", "cd")
+    seeds, orders = [0, 1], [7, 8]
+    alone = [train(make_cnn("normal", 3, seed=s), small, data.val, test_data=data.test,
+                   epochs=3, batch_size=32, seed=o) for s, o in zip(seeds, orders, strict=True)]
+    together = train_ensemble(make_cnn_ensemble("normal", 3, seeds), small, data.val,
+                              test_data=data.test, epochs=3, batch_size=32, seed=orders)
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_allclose(a.train_loss, b.train_loss, rtol=1e-9)
+        np.testing.assert_allclose(a.test_loss, b.test_loss, rtol=1e-9)
+        assert a.test_acc == b.test_acc and len(a.test_acc) == 3
+    with pytest.raises(ValueError, match="batch orders"):
+        train_ensemble(make_cnn_ensemble("normal", 2, seeds), small, seed=[1, 2, 3])
+    with pytest.raises(ValueError, match="train_ensemble"):
+        train(make_cnn_ensemble("normal", 2, seeds), small)
+
+
+def test_early_stopping_restores_the_best_epoch_and_is_a_prefix(data, small):
+    tiny = subsample(small, 0.2, seed=0)  # few images: the validation loss turns soon
+    model = make_cnn("normal", 8, seed=0)
+    history = train(model, tiny, data.val, epochs=60, batch_size=16, lr=0.01, patience=3)
+    best = history.best_index()
+    assert history.epochs < 60 and len(history.epoch) == best + 1 + 3
+    assert min(history.val_loss[best + 1:]) >= history.val_loss[best]
+    assert evaluate(model, data.val)[0] == pytest.approx(history.val_loss[best], rel=1e-12)
+    # a constant rate: a shorter run is exactly the first epochs of a longer one
+    short = train(make_cnn("normal", 8, seed=0), tiny, data.val, epochs=4, batch_size=16,
+                  lr=0.01)
+    assert short.val_loss == history.val_loss[:4]
+    with pytest.raises(ValueError, match="patience"):
+        train(make_cnn("normal", 2), tiny, None, patience=2)

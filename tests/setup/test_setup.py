@@ -70,7 +70,8 @@ def windows_commands() -> list[str]:
 
 
 def test_windows_recipe_runs_what_the_makefile_runs():
-    make = {normalise(line) for line in make_dry_run("book", "lab", "lint", "unit", "nbval")}
+    targets = ("book", "lab", "lint", "unit", "checks", "nbval")
+    make = {normalise(line) for line in make_dry_run(*targets)}
     windows = windows_commands()
     assert windows[0].startswith("py -3.1") and windows[0].endswith("-m venv .venv")
     for command in windows[1:]:
@@ -94,9 +95,10 @@ def test_makefile_installs_linux_torch_alone_from_the_cpu_index():
     torch = f"torch=={pins('requirements.txt')['torch']}"
     assert torch_lines, "on Linux the Makefile installs torch on its own first"
     (line,) = torch_lines
-    first, fallback = line.split("||")
+    first, fallback, failure = line.split("||")
     assert f"--no-deps --no-index {torch}" in first
     assert f"--no-deps --index-url {CPU_INDEX} {torch}" in fallback
+    assert "rm -rf .venv" in failure and "exit 1" in failure
     # The CPU index is consulted for torch alone, never for the other packages.
     others = [ln for ln in make_dry_run(".venv/.installed")
               if CPU_INDEX in ln and ln not in torch_lines]
@@ -147,3 +149,29 @@ def test_workflow_leaves_the_torch_index_to_the_makefile():
     assert "PIP_EXTRA_INDEX_URL" not in workflow and "PIP_INDEX_URL" not in workflow
     assert re.search(r"run: make book$", workflow, re.M)
     assert re.search(r"run: make test$", workflow, re.M)
+
+
+def test_a_failed_torch_install_says_what_to_do_and_leaves_no_venv(tmp_path):
+    # PyTorch's CPU index unreachable (a closed local port, no pip configuration,
+    # so no local wheel either): what a reader meets with a Python that has no
+    # CPU wheel of torch. Offline, a few seconds (making the venv).
+    if shutil.which("make") is None or sys.platform != "linux":
+        pytest.skip("the torch step runs on Linux, with make")
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / ".unfinished").touch()  # as if an earlier install had stopped halfway
+    env = {k: v for k, v in os.environ.items()
+           if k not in _OUTER_MAKE and not k.startswith("PIP_")}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_RETRIES="0", PIP_TIMEOUT="2")
+    result = subprocess.run(
+        ["make", "--no-print-directory", f"VENV={venv}", f"PYTHON={sys.executable}",
+         "CPU_INDEX=http://127.0.0.1:9/", f"{venv}/.installed-reader"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    said = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "left from an install that did not finish" in said
+    torch = f"torch=={pins('requirements.txt')['torch']}"
+    assert f"Could not install {torch}, PyTorch's CPU build" in said, said
+    assert "make book PYTHON=python3.11" in said
+    assert "make book CPU_INDEX=https://pypi.org/simple" in said
+    assert not venv.exists(), "a half-made venv would be reused by the next make book"

@@ -8,6 +8,14 @@ reads offline (MathJax included). The server also answers under the published
 site's path (``notfound_urls_prefix`` in ``_config.yml``) and, like GitHub
 Pages, with ``404.html`` for a missing page. axe-core (shipped inside the
 axe-playwright-python package) checks every page in the light and dark themes.
+Every page must also load with a clean console and no request to another host,
+and fit its column: nothing wider than its box at 1280 px or in print (A4's
+printable width, print media), and on a 390 px phone nothing but a code box, a
+cell's output or a display equation wider than the column (those scroll inside
+their own box). Every figure is vector, or a bitmap of at least
+``DENSITY`` (2) pixels per CSS pixel where it is shown, whose smallest text is at
+least ``MIN_TEXT_PX`` (7) CSS pixels when shown at phone width
+(``helpers.book.figures.style`` draws them so and records the size in the PNG).
 
 Environment variables:
 
@@ -28,6 +36,7 @@ import functools
 import http.server
 import os
 import re
+import sys
 import threading
 import urllib.request
 from dataclasses import dataclass, field
@@ -37,6 +46,11 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "_ext"))
+from print_pdf import OVERFLOW_JS, PRINT_WIDTH_PX  # noqa: E402
+
+from helpers.book.figures.style import DENSITY, MIN_TEXT_PX  # noqa: E402
 
 try:
     from axe_playwright_python.base import AXE_SCRIPT
@@ -83,12 +97,13 @@ MATH_PAGE = "chapters/01_counting_parameters"
 ANIMATION_PAGE = "chapters/02_normal_convolution"
 TIMEOUT_MS = 20_000
 
-# Known, harmless errors of the pinned toolchain, matched narrowly. Keep short.
-# - Sphinx 7.4 under Jupyter Book 1 writes sphinx-thebe 0.3.1's inline config
-#   script (`const THEBE_JS_URL = ...`) twice into every page; the second copy
-#   throws, the first has already defined the same constants, and thebe itself
-#   is never started (no live-code button). Remove when the pins move.
-KNOWN_HARMLESS_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
+# The layout: what may be wider than the column. At 1280 px and in print
+# nothing may (code and outputs wrap, tables fit); on a phone (390 px) a code
+# box, a cell's output and a display equation may scroll inside their own box.
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+PHONE_SCROLLERS = ("pre, div.highlight, div.cell_output, div.cell_output *, div.math, "
+                   "mjx-container[display='true'], mjx-container[display='true'] *")
 
 
 # --- the pages -------------------------------------------------------------
@@ -181,7 +196,9 @@ def _scan(path: Path) -> _HtmlScan:
 # --- fixtures: the site, the server, the browser ----------------------------
 
 
-@pytest.fixture(scope="module")
+# Session-wide (one server and one browser per worker, shared by the test
+# modules that import these fixtures): Playwright runs once per thread.
+@pytest.fixture(scope="session")
 def site() -> Path:
     if not (HTML_DIR / "index.html").is_file():
         _unavailable(
@@ -216,7 +233,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(body)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def base_url(site: Path):
     handler = functools.partial(_QuietHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer((LOCAL_HOST, 0), handler)
@@ -237,7 +254,7 @@ class Session:
     blocked: set[str]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def session(base_url: str):
     if not Path(CHROMIUM).is_file() or not os.access(CHROMIUM, os.X_OK):
         _unavailable(
@@ -261,9 +278,7 @@ def session(base_url: str):
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
         )
-        context = browser.new_context(
-            viewport={"width": 1280, "height": 900}, service_workers="block"
-        )
+        context = browser.new_context(viewport=DESKTOP, service_workers="block")
         context.set_default_timeout(TIMEOUT_MS)
         context.set_default_navigation_timeout(3 * TIMEOUT_MS)  # long pages on a busy CI
         context.route("**/*", route)
@@ -287,6 +302,10 @@ class Visit:
     screenshot: Path | None = None
     # theme -> failing axe-core violations (id, impact, help, where)
     axe: dict[str, list[str]] = field(default_factory=dict)
+    # "desktop", "print", "phone" -> what is wider than its column there
+    overflow: dict[str, list[str]] = field(default_factory=dict)
+    # each figure: src, natural width, shown width at 1280 and 390 px
+    figures: list[dict] = field(default_factory=list)
 
 
 COLLECT_JS = """() => ({
@@ -338,10 +357,15 @@ def _open(session: Session, url: str):
             errors.append(f"HTTP {response.status}: {response.url}")
 
     def on_page_error(exc) -> None:
-        if not any(known in str(exc) for known in KNOWN_HARMLESS_ERRORS):
-            errors.append(f"page error: {exc}")
+        errors.append(f"page error: {exc}")
+
+    def on_request(request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname != LOCAL_HOST:
+            errors.append(f"request to another host: {request.url}")
 
     page.on("console", on_console)
+    page.on("request", on_request)
     page.on("pageerror", on_page_error)
     page.on("requestfailed", on_request_failed)
     page.on("response", on_response)
@@ -365,6 +389,7 @@ def visit(session, base_url: str):
                 shot = SCREENSHOTS / f"{Path(doc).name}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 axe = {theme: _axe(page, theme) for theme in THEMES} if AXE_SCRIPT else {}
+                overflow, figures = _layout(page)
             finally:
                 page.close()
             cache[doc] = Visit(
@@ -378,6 +403,8 @@ def visit(session, base_url: str):
                 math_errors=data["mathErrors"],
                 screenshot=shot,
                 axe=axe,
+                overflow=overflow,
+                figures=figures,
             )
         return cache[doc]
 
@@ -426,6 +453,64 @@ def _axe(page, theme: str) -> list[str]:
             failing.append(f"{violation['id']} ({violation['impact']}, {len(violation['nodes'])}"
                            f" element(s)): {violation['help']}. {where}")
     return failing
+
+
+# On a phone: anything but the allowed scroll boxes that reaches past the
+# article's column, or scrolls or clips inside it; an allowed box that is
+# itself wider than the column.
+PHONE_JS = """allowed => {
+  const article = document.querySelector('article.bd-article');
+  if (!article) return [];
+  const box = article.getBoundingClientRect();
+  const right = box.right - parseFloat(getComputedStyle(article).paddingRight) + 1;
+  const found = [];
+  for (const el of article.querySelectorAll('*')) {
+    if (el.closest('mjx-assistive-mml') || el.parentElement.closest('mjx-container')) continue;
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    const rect = el.getBoundingClientRect();
+    if (!rect.width) continue;
+    const inside = el.parentElement && el.parentElement.closest(allowed);
+    if (inside) continue;  // inside a box that scrolls: checked as the box
+    const where = el.closest('section[id]');
+    const name = `${el.tagName.toLowerCase()}.${String(el.className).split(' ')[0]} in #${
+      where ? where.id : '?'}`;
+    if (rect.right > right) {
+      found.push(`${name} reaches ${Math.round(rect.right - right)} px past the column: ${
+        (el.textContent || '').trim().slice(0, 50)}`);
+    } else if (!el.matches(allowed) && style.display !== 'inline'
+               && style.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1) {
+      found.push(`${name} scrolls or clips ${el.scrollWidth - el.clientWidth} px: ${
+        (el.textContent || '').trim().slice(0, 50)}`);
+    }
+  }
+  return found;
+}"""
+
+FIGURES_JS = """() => Array.from(document.querySelectorAll(
+    'article.bd-article div.cell_output img, article.bd-article figure img'))
+  .filter(img => !img.closest('.animation'))
+  .map(img => ({src: img.currentSrc || img.src, natural: img.naturalWidth,
+                shown: img.getBoundingClientRect().width}))"""
+
+
+def _layout(page) -> tuple[dict[str, list[str]], list[dict]]:
+    """What is wider than its column at 1280 px, in print (A4's printable
+    width) and at 390 px; each figure's natural and shown widths."""
+    page.evaluate(THEME_JS, "light")
+    overflow = {"desktop": page.evaluate(OVERFLOW_JS, None)}
+    figures = page.evaluate(FIGURES_JS)
+    page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
+    page.emulate_media(media="print")
+    overflow["print"] = page.evaluate(OVERFLOW_JS, None)
+    page.emulate_media(media="screen")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(50)
+    overflow["phone"] = page.evaluate(PHONE_JS, PHONE_SCROLLERS)
+    for figure, phone in zip(figures, page.evaluate(FIGURES_JS), strict=True):
+        figure["phone"] = phone["shown"]
+    page.set_viewport_size(DESKTOP)
+    return overflow, figures
 
 
 def _need_page(doc: str) -> None:
@@ -537,7 +622,7 @@ def test_search_finds_depthwise(session, base_url):
 def test_launch_buttons_open_this_notebook(visit, site, doc):
     if not (site / "_sources" / f"{doc}.ipynb").is_file():
         pytest.skip(f"{doc} is not a notebook: no launch buttons")
-    notebook = f"{doc}.ipynb"
+    notebook = f"notebooks/{doc.rpartition('/')[2]}.ipynb"  # the reader notebook
     links = [unquote(h) for h in visit(doc).links]
     for service, host in (("Binder", "mybinder.org"), ("Colab", "colab.research.google.com")):
         found = [h for h in links if urlsplit(h).hostname == host]
@@ -629,3 +714,86 @@ def test_missing_page_gets_the_404_page_with_its_styles(session, base_url):
     errors = [e for e in errors if "no-such-chapter" not in e]  # the expected 404 itself
     assert not errors, errors
     assert home and home.startswith(SITE_PREFIX), f"the logo links to {home!r}"
+
+
+@pytest.mark.parametrize("doc", by_page(PAGES + EXTRA_PAGES))
+def test_nothing_is_wider_than_its_column(visit, doc):
+    overflow = visit(doc).overflow
+    problems = [f"{where}: {item}" for where in ("desktop", "print", "phone")
+                for item in overflow.get(where, [])]
+    assert not problems, (f"{doc}.html: wider than its column (desktop 1280 px, print, "
+                          f"phone 390 px):\n  " + "\n  ".join(problems[:25]))
+
+
+def _min_text_px(src: str) -> float | None:
+    """The smallest text of a figure drawn by the book's style, in CSS pixels
+    at its full displayed size (its PNG's ``Book-Min-Text-Px``)."""
+    from PIL import Image
+
+    path = _local_file(src)
+    if path is None or not path.is_file():
+        return None
+    with Image.open(path) as image:
+        value = image.info.get("Book-Min-Text-Px")
+    return float(value) if value else None
+
+
+@pytest.mark.parametrize("doc", by_page(PAGES))
+def test_figures_are_sharp_and_legible_on_a_phone(visit, doc):
+    """Every figure is vector (SVG), or a bitmap with at least DENSITY pixels
+    per CSS pixel where it is shown (at 1280 px and at 390 px); and its smallest
+    text, scaled to the width it is shown at on a 390 px phone, is at least
+    MIN_TEXT_PX CSS pixels."""
+    problems = []
+    for figure in visit(doc).figures:
+        src, natural = figure["src"], figure["natural"]
+        name = unquote(urlsplit(src).path).rsplit("/", 1)[-1] if "://" in src else src[:40]
+        if urlsplit(src).path.endswith(".svg") or src.startswith("data:image/svg"):
+            continue
+        widest = max(figure["shown"], figure["phone"])
+        if natural < DENSITY * widest - 1:
+            problems.append(f"{name}: {natural} px wide, shown {widest:.0f} px: "
+                            f"under {DENSITY}x (blurred on a high-density screen)")
+        smallest = _min_text_px(src)
+        if smallest is None:
+            problems.append(f"{name}: no Book-Min-Text-Px record (not drawn through "
+                            "use_book_style's figure_png)")
+            continue
+        if not figure["phone"]:  # not shown on screen (a print-only stand-in)
+            continue
+        on_phone = smallest * figure["phone"] / (natural / DENSITY)
+        if on_phone < MIN_TEXT_PX - 0.25:
+            problems.append(f"{name}: smallest text {on_phone:.1f} px at phone width "
+                            f"(at least {MIN_TEXT_PX:g})")
+    assert not problems, f"{doc}.html figures:\n  " + "\n  ".join(problems)
+
+
+SPY_PAGE = "chapters/09_low_rank_view"
+
+
+def test_contents_marks_the_section_at_the_top(session, base_url):
+    """The right-hand contents highlights the section whose heading is at the
+    top of the window, not the one before it (no header hides the heading)."""
+    _need_page(SPY_PAGE)
+    page, response, errors = _open(session, f"{base_url}/{SPY_PAGE}.html")
+    wrong = []
+    try:
+        page.evaluate(LOAD_IMAGES_JS)
+        targets = page.evaluate("""() => Array.from(document.querySelectorAll(
+            '#pst-page-toc-nav a.nav-link')).map(a => a.getAttribute('href'))""")
+        assert targets, "no right-hand contents"
+        for href in targets:
+            top = page.evaluate("""h => { const el = document.getElementById(h.slice(1));
+                const heading = el.querySelector('h1, h2, h3, h4') || el;
+                window.scrollTo(0, heading.getBoundingClientRect().top + window.scrollY - 2);
+                return heading.getBoundingClientRect().top; }""", href)
+            page.wait_for_timeout(200)
+            if top > 20:
+                continue  # near the end of the page: the heading cannot reach the top
+            active = page.evaluate("""() => Array.from(document.querySelectorAll(
+                '#pst-page-toc-nav a.nav-link.active')).map(a => a.getAttribute('href'))""")
+            if not active or active[-1] != href:
+                wrong.append(f"{href}: contents highlights {active[-1:] or 'nothing'}")
+    finally:
+        page.close()
+    assert not wrong, f"{SPY_PAGE}.html:\n  " + "\n  ".join(wrong)

@@ -24,11 +24,22 @@ from xml.etree import ElementTree
 
 import pytest
 import yaml
-from test_browser import CHAPTERS, HTML_DIR, PAGES, ROOT, _unavailable
+from test_browser import (  # noqa: F401  (fixtures: the server and the browser)
+    CHAPTERS,
+    HTML_DIR,
+    PAGES,
+    ROOT,
+    _unavailable,
+    base_url,
+    session,
+    site,
+)
 
 pytestmark = pytest.mark.browser
 
 PDF = Path(os.environ.get("BOOK_PDF") or ROOT / "_build" / "pdf" / "book.pdf").resolve()
+SINGLEHTML = PDF.parent / "_build" / "singlehtml"
+CHEATSHEET_MAX_PAGES = 2
 HANDOUT = Path(os.environ.get("BOOK_HANDOUT") or ROOT / "_build" / "handout" / "html").resolve()
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 BASEURL = CONFIG["html"]["baseurl"]
@@ -264,6 +275,97 @@ def test_pdf_math_is_typeset_not_raw_tex(pdf, pdf_text):
                for f in fonts), "no MathJax font where the first formula is: math not typeset"
 
 
+def _outline(outline, depth: int = 0) -> list[tuple[int, str, object]]:
+    entries = []
+    for item in outline:
+        if isinstance(item, list):
+            entries += _outline(item, depth + 1)
+        else:
+            entries.append((depth, str(item.title), item))
+    return entries
+
+
+@pytest.mark.xdist_group("pdf")  # one worker reads the PDF once
+def test_pdf_outline_is_clean_and_in_reading_order(pdf):
+    entries = _outline(pdf.outline)
+    titles = [" ".join(title.split()) for _, title, _ in entries]
+    doubled = [t for t in titles if re.fullmatch(r"(.+?)\s*\1", t.replace(" ", ""))
+               or re.match(r"^(\d+(\.\d+)*\.)\s+\1", t)]
+    assert not doubled, f"doubled bookmark titles: {doubled[:5]}"
+    assert "Map" not in titles, "the chapters hang under the introduction's 'Map'"
+    # Every page's title as the site spells it (spaces kept) is a bookmark.
+    for doc in PAGES[1:]:
+        title = _page_title(doc)
+        assert any(t == title or t.endswith(" " + title) for t in titles), (
+            f"no bookmark spelled {title!r} (lost spaces or extra text?)")
+    top = [" ".join(t.split()) for depth, t, _ in entries if depth == 0]
+    assert top[:2] == ["Contents", "Introduction"], top[:3]
+    order = [t for t in titles if t in ("How to cite", "Bibliography")]
+    assert order == ["How to cite", "Bibliography"], f"reading order: {order}"
+    pages = [pdf.get_destination_page_number(item) for _, _, item in entries]
+    assert pages == sorted(pages), "bookmarks out of page order"
+
+
+@pytest.mark.xdist_group("pdf")  # one worker reads the PDF once
+def test_pdf_has_a_title_page_contents_and_chapters_on_new_pages(pdf):
+    first = " ".join((pdf.pages[0].extract_text() or "").split())
+    assert CONFIG["title"].split(",")[0] in first and f"v{VERSION}" in first, first[:200]
+    contents = " ".join((pdf.pages[1].extract_text() or "").split())
+    assert contents.startswith("Contents"), contents[:100]
+    for depth, title, item in _outline(pdf.outline):
+        if depth > 1 or not (depth == 0 or re.match(r"\d+\. ", title)):
+            continue  # only parts and chapters (and the front and back matter)
+        page = pdf.pages[pdf.get_destination_page_number(item)]
+        height = float(page.mediabox.height)
+        # The bookmark points at the heading: at the top of its page.
+        assert float(item.top) > 0.8 * height, (
+            f"{title!r} starts {height - float(item.top):.0f} pt down its page, not on a new one")
+
+
+@pytest.mark.xdist_group("pdf")
+def test_pdf_layout_clips_no_line(session):  # noqa: F811  (the fixture)
+    """The single page, laid out for print exactly as make pdf does, has no
+    element whose content is wider than its box: Chromium would clip it."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import print_pdf
+
+    _need(SINGLEHTML / "intro.html", "make pdf")
+    server = print_pdf.serve(SINGLEHTML)
+    context = session.context.browser.new_context(
+        viewport={"width": print_pdf.PRINT_WIDTH_PX, "height": 1000}, service_workers="block")
+    try:
+        page = print_pdf.open_book(
+            context, f"http://127.0.0.1:{server.server_address[1]}/"
+                     f"{print_pdf.root_page(SINGLEHTML)}")
+        clipped = page.evaluate(print_pdf.OVERFLOW_JS, None)
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+    assert not clipped, f"{len(clipped)} element(s) clipped in print:\n  " + "\n  ".join(
+        clipped[:20])
+
+
+@pytest.mark.xdist_group("cheatsheet")
+def test_cheatsheet_prints_on_two_pages(session, base_url, tmp_path):  # noqa: F811
+    from pypdf import PdfReader
+
+    page = session.context.new_page()
+    try:
+        page.goto(f"{base_url}/cheatsheet.html", wait_until="load")
+        page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.emulate_media(media="print")
+        path = tmp_path / "cheatsheet.pdf"
+        page.pdf(path=str(path), format="A4", print_background=True,
+                 margin={"top": "12mm", "bottom": "12mm", "left": "12mm", "right": "12mm"})
+    finally:
+        page.close()
+    pages = len(PdfReader(path).pages)
+    assert pages <= CHEATSHEET_MAX_PAGES, f"the cheat sheet prints on {pages} A4 pages"
+
+
 # -- the handout ------------------------------------------------------------------------------
 
 
@@ -287,10 +389,10 @@ def _solution_lines(doc: str) -> list[str]:
 @pytest.mark.parametrize("doc", CHAPTERS)
 def test_handout_has_the_exercises_but_no_solution(doc):
     handout = _text(_html(_need(HANDOUT / f"{doc}.html", "make handout")))
-    site = _text(_html(_need(HTML_DIR / f"{doc}.html", "make build-check")))
+    site_text = _text(_html(_need(HTML_DIR / f"{doc}.html", "make build-check")))
     lines = _solution_lines(doc)
     assert lines, f"found no solution text in {doc} to look for"
-    shown = [line for line in lines if line in site]
+    shown = [line for line in lines if line in site_text]
     assert len(shown) >= len(lines) // 2, "the solutions' text is not found even in the site"
     leaked = [line for line in shown if line in handout]
     assert not leaked, f"the handout shows solution text: {leaked[:3]}"

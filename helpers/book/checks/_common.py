@@ -14,12 +14,14 @@ import functools
 import math
 import numbers
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any, ParamSpec
 
 import numpy as np
 import torch
 
 from helpers.book.checks import CheckResult, failed, passed
+from helpers.core import _validate
 
 P = ParamSpec("P")
 
@@ -51,6 +53,15 @@ def require_callable(fn: object, name: str = "fn", kind: str = "a function") -> 
         raise bad_argument(TypeError(f"{name} must be {kind}, got {type(fn).__name__}"))
 
 
+def require_seed(seed: object) -> int:
+    """A checker's ``seed`` argument as an int >= 0; a bad one is the caller's
+    mistake (raised), not the learner's answer."""
+    try:
+        return _validate.require_int(seed, "seed", minimum=0)
+    except (TypeError, ValueError) as error:
+        raise bad_argument(error) from None
+
+
 def checker(run: Callable[P, str]) -> Callable[P, CheckResult]:
     """Turn ``run`` (returns the success message, raises :class:`Refusal`)
     into a checker that returns a :class:`~helpers.book.checks.CheckResult`.
@@ -72,6 +83,7 @@ def checker(run: Callable[P, str]) -> Callable[P, CheckResult]:
             return failed(f"{UNFORESEEN} ({type(exc).__name__}: {_short(str(exc))}). "
                           "Return the kind of value the exercise asks for.")
 
+    wrapped.is_checker = True  # type: ignore[attr-defined]  # how tests find every checker
     return wrapped
 
 
@@ -117,12 +129,22 @@ def _scalar_array(value: Any) -> np.ndarray | None:
     return None
 
 
+def _whole(value: numbers.Rational | Decimal) -> bool:
+    try:
+        return bool(value == math.floor(value))
+    except (ArithmeticError, ValueError):  # NaN, infinity
+        return False
+
+
 def as_int(value: Any, where: str, hint: str = "") -> int:
     """A whole-number answer as an int: Python and NumPy integers, 0-d integer
     arrays and tensors are accepted; bools, floats and everything else refused
     (``hint`` is added when a float was returned)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
         return int(value)
+    if (isinstance(value, numbers.Rational | Decimal) and not isinstance(value, bool | np.bool_)
+            and _whole(value)):
+        return int(value)  # an exact whole number: Fraction(51, 1), Decimal("51")
     array = _scalar_array(value)
     if array is not None and array.dtype.kind in "iu":
         return int(array)
@@ -140,12 +162,30 @@ def as_real(value: Any, where: str) -> tuple[float, float]:
     if isinstance(value, bool | np.bool_):
         array = None
     elif isinstance(value, int | float) and not isinstance(value, np.generic):
-        return float(value), _RTOL_EXACT
+        return float(value), _python_rtol(np.array([value], dtype=np.float64))
+    elif isinstance(value, numbers.Rational | Decimal):  # exact: Fraction, Decimal
+        number = float(value)
+        if not math.isfinite(number):
+            raise Refusal(f"{where} returned {describe(value)}; return a finite number.")
+        return number, _RTOL_EXACT
     else:
         array = _scalar_array(value)
     if array is None or array.dtype.kind not in "iuf":
         raise Refusal(f"{where} returned {describe(value)}; return a number (a float).")
     return float(array), rtol_for(array.dtype)
+
+
+def _python_rtol(array: np.ndarray) -> float:
+    """The tolerance of numbers that came without a dtype (Python floats, lists):
+    float32's if every one is exactly a float32 (as ``tensor.tolist()`` of a
+    float32 result gives), else float64's."""
+    finite = array[np.isfinite(array)]
+    with np.errstate(over="ignore"):
+        single = finite.astype(np.float32).astype(np.float64)
+    integral = np.all(finite == np.round(finite))
+    if finite.size and not integral and np.array_equal(single, finite):
+        return _RTOL[np.dtype(np.float32)]
+    return _RTOL_EXACT
 
 
 def rtol_for(dtype: np.dtype) -> float:
@@ -179,6 +219,8 @@ def as_array(value: Any, where: str, verb: str = "returned") -> tuple[np.ndarray
                           f"({type(exc).__name__}).") from None
     if isinstance(value, np.ndarray):
         array = value
+    elif isinstance(value, np.generic):
+        array = np.asarray(value)
     elif isinstance(value, list | tuple):
         try:
             array = np.asarray(value)
@@ -187,8 +229,11 @@ def as_array(value: Any, where: str, verb: str = "returned") -> tuple[np.ndarray
         if array is None or array.dtype.kind not in "iuf":
             raise Refusal(f"{where} {verb} {describe(value)}, which is not an "
                           "array of numbers; return a NumPy array.")
+        if array.dtype == np.float64:  # Python floats: their precision is not written
+            rtol = _python_rtol(array.ravel())
     else:
-        raise Refusal(f"{where} {verb} {describe(value)}; return a NumPy array.")
+        raise Refusal(f"{where} {verb} {describe(value)}; return a NumPy array (or a "
+                      "tensor).")
     if array.dtype.kind not in "iuf":
         kind = {"b": "booleans", "c": "complex numbers", "U": "strings", "S": "strings",
                 "O": "Python objects"}.get(array.dtype.kind, f"dtype {array.dtype}")

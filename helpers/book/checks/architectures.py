@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -204,6 +205,7 @@ def _check_block_case(make_block: Callable[..., nn.Module], cin: int, cout: int,
         raise Refusal(f"{where}: {params} parameters, expected {want_params}. "
                       + _params_hint(cin, cout, t, params))
     weights = _identify(steps.called, where, cin, cout, t)
+    _check_strides(steps.called[::2], where, stride, t)
     residual = stride == 1 and cin == cout
     if not torch.equal(given, x) and not (residual and np.array_equal(given.double().numpy(),
                                                                        got)):
@@ -254,6 +256,27 @@ def _identify(called: list[nn.Module], where: str, cin: int, cout: int,
     return steps
 
 
+def _check_strides(convs: list[nn.Module], where: str, stride: int, t: int) -> None:
+    """Refuse a stride anywhere but on the depthwise step: on the projection the
+    output is the same, but the depthwise step runs at full resolution (stride**2
+    times its multiply-adds)."""
+    names = ["expansion", "depthwise", "projection"][t == 1:]
+    for name, conv in zip(names, convs, strict=True):
+        want = (stride, stride) if name == "depthwise" else (1, 1)
+        got = tuple(conv.stride)
+        if got != want:
+            extra = ""
+            if name == "expansion":
+                extra = (" The stride is on the expansion: a strided 1x1 convolution skips "
+                         "pixels instead of filtering them.")
+            if name == "projection" and stride > 1:
+                extra = (f" On the projection the output has the right size, but the "
+                         f"depthwise step then runs at full resolution: {stride ** 2} times "
+                         "its multiply-adds, for pixels the projection throws away.")
+            raise Refusal(f"{where}: the {name} convolution has stride {got}, expected "
+                          f"{want}; the stride belongs to the depthwise step alone.{extra}")
+
+
 def _params_hint(cin: int, cout: int, t: int, got: int) -> str:
     hidden = cin * t
     want = expected_inverted_residual_params(cin, cout, t)
@@ -275,9 +298,9 @@ WIDTH_CASES: tuple[tuple[int, int, int, float, float], ...] = (
     (512, 512, 14, 1.0, 1.0),
     (512, 512, 14, 0.75, 1.0),
     (512, 512, 14, 0.75, 10 / 14),
-    (32, 64, 112, 0.5, 1.0),
+    (40, 80, 28, 0.5, 0.3),  # a feature size of 8.4: rounds down (a ceiling is wrong)
     (256, 512, 28, 0.25, 192 / 224),
-    (1024, 1024, 7, 0.5, 4 / 7),
+    (48, 96, 14, 0.5, 0.7),  # a feature size of 9.8: rounds up (int() is wrong)
     (32, 64, 14, 0.3, 0.5),  # 9.6 and 19.2 channels: rounding first matters
 )
 
@@ -319,7 +342,25 @@ def _macs_mistakes() -> list[tuple[Callable[..., int], str]]:
          "multiplier is right; the width multiplier scales both channel counts too."),
         (lambda m, n, f, a, r: round(_unrounded(m, n, f, a, r)), _ROUND_FIRST),
         (lambda m, n, f, a, r: int(_unrounded(m, n, f, a, r)), _ROUND_FIRST),
+        (lambda m, n, f, a, r: 2 * expected_separable_macs(m, n, f, a, r), "That is twice "
+         "the multiply-adds: FLOPs (a multiply-add is two floating-point operations). "
+         "Count multiply-adds."),
+        (lambda m, n, f, a, r: _with_feature(m, n, f, a, r, int), _ROUND_FEATURE),
+        (lambda m, n, f, a, r: _with_feature(m, n, f, a, r, math.ceil), _ROUND_FEATURE),
+        (lambda m, n, f, a, r: round(_with_feature(m, n, f, a, r, float)), _ROUND_FEATURE),
     ]
+
+
+_ROUND_FEATURE = ("The channels are right; round the feature size rho * D_F to the "
+                  "nearest whole number of pixels (round, not int or ceil) before squaring.")
+
+
+def _with_feature(m: int, n: int, f: int, alpha: float, rho: float,
+                  whole: Callable[[float], float]) -> float:
+    """Equation 7 with the channels rounded and the feature size made whole by ``whole``."""
+    m, n, _ = _rounded(m, n, f, alpha, rho)
+    size = whole(f * rho)
+    return 9 * m * size * size + m * n * size * size
 
 
 _ROUND_FIRST = ("Round the channel counts and the feature size to whole numbers first, "
@@ -331,12 +372,13 @@ def _unrounded(m: int, n: int, f: int, alpha: float, rho: float) -> float:
 
 
 @checker
-def check_separable_macs(fn: Callable[..., object]) -> str:
+def check_mobilenet_macs(fn: Callable[..., object]) -> str:
     """Check ``fn(in_channels, out_channels, feature_size, width_multiplier,
     resolution_multiplier)``, a learner's multiply-add count of a 3x3 depthwise
     separable layer of MobileNet thinned by the width multiplier and run at a
     reduced resolution (the paper's equation 7, with whole numbers of channels
-    and pixels). Python and NumPy integers are accepted."""
+    and pixels). Python and NumPy integers are accepted, and so are exact whole
+    Fractions and Decimals."""
     require_callable(fn)
     answers = collect(fn, WIDTH_CASES, _macs_call, _read_macs)
     expected = {case: expected_separable_macs(*case) for case in WIDTH_CASES}

@@ -7,13 +7,18 @@ hint when the evidence shows a common mistake.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
-from collections.abc import Callable
+import numbers
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from helpers.book.checks._common import (
     Refusal,
@@ -26,7 +31,9 @@ from helpers.book.checks._common import (
     largest_error,
     precision_hint,
     require_callable,
+    require_seed,
 )
+from helpers.core import numpy_conv
 
 #: (input_size, kernel_size, padding, stride, dilation) cases for the output size.
 OUTPUT_SIZE_CASES: tuple[tuple[int, int, int, int, int], ...] = tuple(
@@ -109,10 +116,20 @@ def check_depthwise(fn: Callable[..., object], *, seed: int = 0) -> str:
     (no padding, stride 1) in which output channel ``c`` is input channel ``c``
     cross-correlated with ``weight[c]``, and leave ``x`` and ``weight`` as they
     were. Arrays, tensors and nested lists are accepted, within the tolerance
-    of their dtype.
+    of their dtype. The exercise forbids a grouped convolution (``groups=`` in
+    PyTorch or NumPy, or ``depthwise_conv2d``): an answer that runs one is refused.
     """
     require_callable(fn)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(require_seed(seed))
+    used: list[int] = []
+
+    def watched(*args: object) -> object:
+        with grouped_convolutions() as found:
+            try:
+                return fn(*args)
+            finally:
+                used.extend(found)
+
     for c, h, w, k in DEPTHWISE_CASES:
         x = rng.standard_normal((c, h, w))
         weight = rng.standard_normal((c, k, k))
@@ -124,8 +141,13 @@ def check_depthwise(fn: Callable[..., object], *, seed: int = 0) -> str:
             return (": one map per channel, each (H - k + 1) x (W - k + 1). "
                     + _depthwise_shape_hint(shape, want, given))
 
-        got, rtol, right = array_answer(fn, {"x": x, "weight": weight}, want, where,
+        got, rtol, right = array_answer(watched, {"x": x, "weight": weight}, want, where,
                                         shape_hint=shape_hint)
+        if used:
+            raise Refusal(f"{where} ran a grouped convolution (groups={used[0]}): the "
+                          "exercise asks for the depthwise convolution without groups= or "
+                          "depthwise_conv2d. Filter each channel c with weight[c] as a "
+                          "one-channel convolution, and stack the results.")
         if not right:
             raise Refusal(f"{where}: values differ from PyTorch's groups={c} convolution "
                           f"(largest difference {largest_error(got, want):.3g}). "
@@ -160,3 +182,48 @@ def _depthwise_value_hint(x: np.ndarray, weight: np.ndarray, got: np.ndarray,
     want = reference_depthwise(x, weight)
     return ("Output channel c must be input channel c cross-correlated with weight[c] "
             "alone." + precision_hint(got, want, rtol))
+
+
+class _GroupedConvs(TorchFunctionMode):
+    """Records the ``groups`` of every grouped PyTorch convolution run inside it."""
+
+    #: (function name, position of ``groups`` among its arguments)
+    _GROUPS_AT = {"conv1d": 6, "conv2d": 6, "conv3d": 6, "convolution": 8,
+                  "_convolution": 8}
+
+    def __init__(self, found: list[int]) -> None:
+        super().__init__()
+        self.found = found
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        kwargs = kwargs or {}
+        at = self._GROUPS_AT.get(getattr(func, "__name__", ""))
+        if at is not None:
+            groups = kwargs.get("groups", args[at] if len(args) > at else 1)
+            if isinstance(groups, numbers.Integral) and groups > 1:
+                self.found.append(int(groups))
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def grouped_convolutions() -> Iterator[list[int]]:
+    """The ``groups`` of every grouped convolution run inside the block, as a list:
+    PyTorch's (seen by a ``TorchFunctionMode``, so ``nn.Conv2d(groups=...)`` and
+    ``F.conv2d(..., groups=...)`` alike) and the book's NumPy ones (seen by a
+    profile hook on the argument parser they share, so ``depthwise_conv2d`` too)."""
+    found: list[int] = []
+    parser = numpy_conv._parse_conv_args.__code__
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is parser:
+            groups = frame.f_locals.get("groups")
+            if isinstance(groups, numbers.Integral) and groups > 1:
+                found.append(int(groups))
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        with _GroupedConvs(found):
+            yield found
+    finally:
+        sys.setprofile(previous)

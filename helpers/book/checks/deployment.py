@@ -10,7 +10,17 @@ import numpy as np
 import torch
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from helpers.book.checks import CheckResult, failed, passed
+from helpers.book.checks._common import (
+    Refusal,
+    as_array,
+    call,
+    checker,
+    close,
+    describe,
+    precision_hint,
+    require_callable,
+    unchanged,
+)
 
 #: (weight shape (N, M/g, kh, kw), has bias, eps) for the folding exercise:
 #: normal, depthwise, pointwise and non-square kernels, a large eps that a
@@ -37,30 +47,8 @@ SCALE_CASES: tuple[tuple[tuple[int, ...], int], ...] = (
 )
 
 
-def _as_array(value: Any) -> np.ndarray | None:
-    """A learner's result as a float64 array, or None if it is not array-like."""
-    if value is None or isinstance(value, str | bytes):
-        return None
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().double().numpy()
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return array
-
-
-def _tolerance(value: Any) -> float:
-    """Relative tolerance for a learner's result: float32 answers are welcome."""
-    dtype = getattr(value, "dtype", None)
-    if dtype in (torch.float32, np.float32, torch.float16, torch.bfloat16, np.float16):
-        return 1e-5 if dtype in (torch.float32, np.float32) else 1e-2
-    return 1e-9
-
-
 def _close(got: np.ndarray, want: np.ndarray, rtol: float) -> bool:
-    return got.shape == want.shape and np.allclose(got, want, rtol=rtol,
-                                                   atol=rtol * np.abs(want).max())
+    return close(got, want, rtol)
 
 
 # --------------------------------------------------------------------------
@@ -142,46 +130,61 @@ def _fold_hint(case: dict[str, Any], weight: np.ndarray, bias: np.ndarray) -> st
             "and bias (bias - mean) * scale + beta.")
 
 
-def check_fold_batch_norm(fn: Callable[..., Any]) -> CheckResult:
+_FOLD_ARGS = ("weight", "bias", "mean", "var", "gamma", "beta")
+
+
+@checker
+def check_fold_batch_norm(fn: Callable[..., Any]) -> str:
     """Check ``fn(weight, bias, mean, var, gamma, beta, eps) -> (weight, bias)``, a
     learner's folding of an eval-mode batch norm into the convolution before it.
 
     ``weight`` is a float64 tensor ``(N, M/g, kh, kw)``, ``bias`` a tensor of N
     numbers or None; the statistics hold N numbers each. Compared with PyTorch's
-    ``torch.nn.utils.fusion.fuse_conv_bn_weights``; float32 answers and
-    NumPy arrays are accepted, and so is an in-place update of ``weight``.
+    ``torch.nn.utils.fusion.fuse_conv_bn_weights``; tensors, arrays and lists,
+    float32 and float64, are accepted within their precision. The arguments are
+    copies, and changing any of them in place is refused: the caller's
+    convolution and batch norm must stay as they were.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be a function, got {type(fn).__name__}")
+    require_callable(fn)
     rng = np.random.default_rng(10)
     for shape, has_bias, eps in FOLD_CASES:
         case = _fold_case(shape, has_bias, eps, rng)
         want_w, want_b = _reference_fold(case)
+        originals = [case[name] for name in _FOLD_ARGS if case[name] is not None]
         args = {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in case.items()}
+        given = [args[name] for name in _FOLD_ARGS if args[name] is not None]
         where = (f"With a weight of shape {shape}, {'a' if has_bias else 'no'} "
                  f"convolution bias and eps={eps}")
-        try:
-            got = fn(args["weight"], args["bias"], args["mean"], args["var"], args["gamma"],
-                     args["beta"], args["eps"])
-        except Exception as exc:  # report the learner's error as a message
-            return failed(f"{where}, fn raised {type(exc).__name__}: {exc}")
+        got = call(fn, tuple(args[name] for name in (*_FOLD_ARGS, "eps")), f"{where}, fn")
         if not isinstance(got, tuple | list) or len(got) != 2:
-            return failed(f"{where}, fn returned {type(got).__name__}; return a pair "
+            raise Refusal(f"{where}, fn returned {describe(got)}; return a pair "
                           "(folded_weight, folded_bias).")
-        weight, bias = _as_array(got[0]), _as_array(got[1])
-        if weight is None or bias is None:
-            return failed(f"{where}, the folded weight and bias must be tensors or arrays.")
+        (weight, w_rtol), (bias, b_rtol) = (
+            as_array(part, f"{where}, the folded {name}", verb="is")
+            for part, name in zip(got, ("weight", "bias"), strict=True))
+        if not unchanged(originals, given):
+            changed = [name for name, a, b in zip(
+                [n for n in _FOLD_ARGS if case[n] is not None], originals, given, strict=True)
+                if not unchanged((a,), (b,))]
+            raise Refusal(f"{where}, fn changed its argument {' and '.join(changed)} in "
+                          "place: the convolution and the batch norm it came from must stay "
+                          "as they were, so compute new tensors (weight * scale, not "
+                          "weight.mul_(scale)).")
         if weight.shape != want_w.shape:
-            return failed(f"{where}, the folded weight has shape {weight.shape}; expected "
+            raise Refusal(f"{where}, the folded weight has shape {weight.shape}; expected "
                           f"{want_w.shape}, the shape of the original weight.")
+        if bias.size == want_b.size and bias.shape != want_b.shape:
+            bias = bias.reshape(want_b.shape)  # one number per channel, any layout
         if bias.shape != want_b.shape:
-            return failed(f"{where}, the folded bias has shape {bias.shape}; expected "
+            raise Refusal(f"{where}, the folded bias has shape {bias.shape}; expected "
                           f"{want_b.shape}, one number per output channel.")
-        rtol = max(_tolerance(got[0]), _tolerance(got[1]))
+        rtol = max(w_rtol, b_rtol)
         if not (_close(weight, want_w, rtol) and _close(bias, want_b, rtol)):
-            return failed(f"{where}, the result is wrong. {_fold_hint(case, weight, bias)}")
-    return passed(f"Correct on all {len(FOLD_CASES)} cases (normal, depthwise and pointwise "
-                  "weights, with and without a bias).")
+            raise Refusal(f"{where}, the result is wrong. "
+                          f"{_fold_hint(case, weight, bias)}"
+                          + precision_hint(weight, want_w, rtol))
+    return (f"Correct on all {len(FOLD_CASES)} cases (normal, depthwise and pointwise "
+            "weights, with and without a bias).")
 
 
 # --------------------------------------------------------------------------
@@ -229,39 +232,38 @@ def _scale_hint(weight: np.ndarray, bits: int, got: np.ndarray) -> str:
          "for 8 bits."),
     ]
     for candidate, hint in guesses:
-        if candidate.shape == got.shape and np.allclose(candidate, got, rtol=1e-5):
+        if candidate.shape == got.shape and close(got, candidate, 1e-5):
             return hint
     return "scale[c] = max over channel c of |w| / (2**(bits-1) - 1)."
 
 
-def check_channel_scales(fn: Callable[..., Any]) -> CheckResult:
+@checker
+def check_channel_scales(fn: Callable[..., Any]) -> str:
     """Check ``fn(weight, bits)``, a learner's per-channel scales of symmetric
     ``bits``-bit quantization: ``max |w[c]| / (2**(bits-1) - 1)`` for each output
-    channel ``c`` (axis 0). ``weight`` is a float64 tensor; any result with one
-    number per channel is accepted (shape ``(N,)`` or ``(N, 1, 1, 1)``, tensor
-    or array, float32 or float64)."""
-    if not callable(fn):
-        raise TypeError(f"fn must be a function, got {type(fn).__name__}")
+    channel ``c`` (axis 0). ``weight`` is a float64 tensor (a copy: changing it in
+    place is refused); any result with one number per channel is accepted (shape
+    ``(N,)`` or ``(N, 1, 1, 1)``, tensor, array or list, float32 or float64)."""
+    require_callable(fn)
     rng = np.random.default_rng(11)
     for shape, bits in SCALE_CASES:
         weight = _scale_case(shape, rng)
         want = _reference_scales(weight.numpy(), bits)
         where = f"With a weight of shape {shape} and bits={bits}"
-        try:
-            got = fn(weight.clone(), bits)
-        except Exception as exc:  # report the learner's error as a message
-            return failed(f"{where}, fn raised {type(exc).__name__}: {exc}")
-        array = _as_array(got)
-        if array is None:
-            return failed(f"{where}, fn returned {type(got).__name__}; return a tensor or "
-                          f"array of {shape[0]} scales, one per output channel.")
+        given = weight.clone()
+        got = call(fn, (given, bits), f"{where}, fn")
+        array, rtol = as_array(got, f"{where}, fn")
+        if not unchanged((weight,), (given,)):
+            raise Refusal(f"{where}, fn changed the weight in place: the layer's weights "
+                          "must stay as they were (use weight.abs(), not weight.abs_()).")
         if array.size != want.size:
-            return failed(f"{where}, fn returned {array.size} numbers (shape "
+            raise Refusal(f"{where}, fn returned {array.size} numbers (shape "
                           f"{array.shape}); expected {want.size}, one per output channel "
                           "(the first axis).")
         array = array.reshape(-1)
-        if not _close(array, want, _tolerance(got)):
-            return failed(f"{where}, the scales are wrong. "
-                          f"{_scale_hint(weight.numpy(), bits, array)}")
-    return passed(f"Correct on all {len(SCALE_CASES)} cases (convolution and linear "
-                  "weights, 2 to 8 bits).")
+        if not _close(array, want, rtol):
+            raise Refusal(f"{where}, the scales are wrong. "
+                          f"{_scale_hint(weight.numpy(), bits, array)}"
+                          + precision_hint(array, want, rtol))
+    return (f"Correct on all {len(SCALE_CASES)} cases (convolution and linear "
+            "weights, 2 to 8 bits).")

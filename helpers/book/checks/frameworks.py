@@ -1,5 +1,6 @@
-"""Checker for chapter 5's framework exercise: a depthwise separable layer's
-weights from PyTorch's layout to Keras' and back.
+"""Checkers for chapter 5's exercises on how libraries build the layer: a
+depthwise separable layer's weights from PyTorch's layout to Keras' and back,
+and the depthwise bias that Keras leaves out, folded into the pointwise one.
 
 The reference layouts are proved against Keras 3 itself in ``tests/test_keras.py``.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from helpers.book.checks._common import (
     Refusal,
@@ -17,6 +20,7 @@ from helpers.book.checks._common import (
     checker,
     close,
     describe,
+    largest_error,
     require_callable,
     unchanged,
 )
@@ -136,3 +140,100 @@ def check_keras_layout(to_keras: Callable[..., object], to_torch: Callable[..., 
                               f"so to_torch does not undo to_keras.{hint}")
     return (f"Correct on all {len(KERAS_CASES)} cases, both ways: your weights give "
             "Keras' SeparableConv2D the same layer as PyTorch's.")
+
+
+# --------------------------------------------------------------------------------------
+# Chapter 5: the depthwise bias folded into the pointwise one
+# --------------------------------------------------------------------------------------
+
+#: (in_channels M, depth multiplier m, out_channels N): a multiplier of 2 first, a
+#: square pointwise weight (so a transposed one is caught), one output, one input.
+FOLD_BIAS_CASES: tuple[tuple[int, int, int], ...] = (
+    (3, 2, 5), (4, 1, 4), (2, 3, 1), (1, 2, 3), (5, 2, 2),
+)
+
+
+def _fold_bias_hint(p: np.ndarray, b_dw: np.ndarray, b_pw: np.ndarray, got: np.ndarray,
+                    rtol: float) -> str:
+    guesses = [(p @ b_dw, "The pointwise step's own bias is missing: add pointwise_bias."),
+               (np.full_like(b_pw, b_dw.sum()) + b_pw, "Each output channel o gets "
+                "sum_c P[o, c] * b_dw[c]: weight the depthwise biases by the pointwise "
+                "weights, do not just add them up.")]
+    if p.shape[0] == p.shape[1]:
+        guesses.append((p.T @ b_dw + b_pw, "You used the transposed pointwise weight: "
+                        "output channel o is sum_c P[o, c] * b_dw[c]."))
+    return next((hint for want, hint in guesses if close(got, want, rtol)),
+                "The folded bias is P @ b_dw + b_pw, with P the (N, M*m) matrix "
+                "pointwise_weight[:, :, 0, 0].")
+
+
+@checker
+def check_fold_bias(fn: Callable[..., object]) -> str:
+    """Check ``fn(pointwise_weight, depthwise_bias, pointwise_bias)``: the pointwise
+    bias of the same separable layer without a depthwise bias, ``P @ b_dw + b_pw``.
+
+    The arguments are float64 tensors of shapes ``(N, M*m, 1, 1)``, ``(M*m,)`` and
+    ``(N,)`` (copies: changing one in place is refused); tensors, arrays and lists
+    are accepted within their precision. On success the message says, computed
+    with ``fn`` on a layer with a depth multiplier of 2, whether the folded layer
+    equals the original with nothing, a ReLU or a batch norm (evaluation mode)
+    between the two steps.
+    """
+    require_callable(fn)
+    rng = np.random.default_rng(5)
+    for m, mult, n in FOLD_BIAS_CASES:
+        p, b_dw, b_pw = (rng.standard_normal(shape) for shape in ((n, m * mult), (m * mult,),
+                                                                   (n,)))
+        where = (f"With M={m}, depth multiplier {mult} and N={n} (pointwise_weight of "
+                 f"shape {(n, m * mult, 1, 1)}), fn")
+        args = (torch.from_numpy(p[:, :, None, None].copy()), torch.from_numpy(b_dw),
+                torch.from_numpy(b_pw))
+        given = tuple(a.clone() for a in args)
+        got, rtol = as_array(call(fn, given, where), where)
+        if not unchanged(args, given):
+            raise Refusal(f"{where} changed an argument in place: the layer's weights and "
+                          "biases must stay as they were.")
+        want = p @ b_dw + b_pw
+        if got.size == want.size:
+            got = got.reshape(want.shape)
+        if got.shape != want.shape:
+            raise Refusal(f"{where} returned shape {got.shape}, expected {want.shape}: one "
+                          "bias per output channel.")
+        if not close(got, want, rtol):
+            raise Refusal(f"{where} returned a wrong bias (largest error "
+                          f"{largest_error(got, want):.3g}). "
+                          f"{_fold_bias_hint(p, b_dw, b_pw, got, rtol)}")
+    same = {name: _folded_layer_is_same(fn, between, rng) for name, between in (
+        ("nothing", None), ("a ReLU", "relu"), ("a batch norm", "norm"))}
+    verdict = "; ".join(f"with {name} between the steps, the "
+                        f"{'same layer' if equal else 'layer changes'}"
+                        for name, equal in same.items())
+    return (f"Correct on all {len(FOLD_BIAS_CASES)} cases. Folded with your function: "
+            f"{verdict}." + (" A batch norm absorbs the depthwise bias instead: subtract it "
+                             "from the norm's running mean." if not same["a batch norm"]
+                             else ""))
+
+
+def _folded_layer_is_same(fn: Callable[..., object], between: str | None,
+                          rng: np.random.Generator) -> bool:
+    """Whether a separable layer (M=3, m=2, N=5) with both biases equals the same
+    layer with the depthwise bias folded by ``fn``, with ``between`` the steps."""
+    dw_w, b_dw = torch.from_numpy(rng.standard_normal((6, 1, 3, 3))), torch.from_numpy(
+        rng.standard_normal(6))
+    pw_w, b_pw = torch.from_numpy(rng.standard_normal((5, 6, 1, 1))), torch.from_numpy(
+        rng.standard_normal(5))
+    mean, var = torch.from_numpy(rng.standard_normal(6)), torch.from_numpy(
+        rng.uniform(0.5, 2.0, 6))
+    x = torch.from_numpy(rng.standard_normal((2, 3, 6, 6)))
+
+    def layer(depthwise_bias: torch.Tensor | None, pointwise_bias: torch.Tensor) -> torch.Tensor:
+        hidden = F.conv2d(x, dw_w, depthwise_bias, padding=1, groups=3)
+        if between == "relu":
+            hidden = torch.relu(hidden)
+        elif between == "norm":
+            hidden = F.batch_norm(hidden, mean, var, training=False)
+        return F.conv2d(hidden, pw_w, pointwise_bias)
+
+    folded, rtol = as_array(call(fn, (pw_w.clone(), b_dw.clone(), b_pw.clone()), "fn"), "fn")
+    return close(layer(None, torch.from_numpy(folded.reshape(5))).numpy(),
+                 layer(b_dw, b_pw).numpy(), rtol)

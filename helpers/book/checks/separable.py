@@ -106,7 +106,7 @@ def _pointwise_error_hint(exc: Exception) -> str:
 def _pointwise_shape_hint(got: tuple[int, ...], want: tuple[int, ...]) -> str:
     c_out, h, w = want
     if got == (h, w, c_out):
-        return "Your output is channels-last; the book's layout is channels-first (M, H, W)."
+        return "Your output is channels-last; the book's layout is channels-first (N, H, W)."
     if got == (c_out, h * w):
         return "Reshape the (N, H * W) product back to (N, H, W)."
     if got == (1, c_out, h, w):
@@ -143,20 +143,27 @@ def _reference_separable(x: torch.Tensor, depthwise: nn.Module,
     return _separable(x, *(_snapshot(step) for step in (depthwise, pointwise)))
 
 
-def _snapshot(step: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A float64 copy of a step's weight and bias (None if it has none)."""
+def _snapshot(step: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+    """A float64 copy of a step's weight and bias (None if it has none), and its
+    padding mode (the exercise asks to keep the size, not for zeros: a
+    ``padding_mode='reflect'`` depthwise step meets it too)."""
     bias = getattr(step, "bias", None)
+    mode = getattr(step, "padding_mode", "zeros")
     return (step.weight.detach().double().clone(),
-            bias.detach().double().clone() if isinstance(bias, torch.Tensor) else None)
+            bias.detach().double().clone() if isinstance(bias, torch.Tensor) else None,
+            mode if mode in ("reflect", "replicate", "circular") else "zeros")
 
 
-def _separable(x: torch.Tensor, depthwise: tuple[torch.Tensor, torch.Tensor | None],
-               pointwise: tuple[torch.Tensor, torch.Tensor | None],
+def _separable(x: torch.Tensor, depthwise: tuple[torch.Tensor, torch.Tensor | None, str],
+               pointwise: tuple[torch.Tensor, torch.Tensor | None, str],
                between: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> torch.Tensor:
-    (dw_weight, dw_bias), (pw_weight, pw_bias) = depthwise, pointwise
+    (dw_weight, dw_bias, mode), (pw_weight, pw_bias, _) = depthwise, pointwise
     k = dw_weight.shape[-1]
     x = x.detach().double()
-    hidden = F.conv2d(x, dw_weight, dw_bias, padding=k // 2, groups=x.shape[1])
+    if mode != "zeros":  # the same border the learner chose, then no padding
+        x = F.pad(x, (k // 2,) * 4, mode=mode)
+    hidden = F.conv2d(x, dw_weight, dw_bias, padding=k // 2 if mode == "zeros" else 0,
+                      groups=x.shape[1])
     return F.conv2d(between(hidden), pw_weight, pw_bias)
 
 
@@ -171,7 +178,9 @@ def check_separable_module(cls: Callable[[int, int, int], nn.Module]) -> str:
     biases (both, neither, or only the pointwise step, as in Keras) and no other
     parameter, compute the depthwise then
     pointwise convolution with those weights (compared with ``F.conv2d`` on an
-    input with negative values, borders included), and leave its input as it was.
+    input with negative values, borders included: zeros, or the border its
+    ``padding_mode`` or its forward chose, such as ``'reflect'``, since the
+    exercise only asks to keep the size), and leave its input as it was.
     PyTorch's global random state is left untouched.
     """
     require_callable(cls, "cls", "a class (or a function making a module)")
@@ -211,7 +220,9 @@ def _check_separable_case(cls: Callable[[int, int, int], nn.Module], m: int, n: 
                     f"{k - 1}; pass padding={k // 2} (or padding='same').")
         raise Refusal(f"{on_input} returned shape {got.shape}, expected "
                       f"{tuple(want.shape)}.{hint}")
-    right = close(got, want.numpy(), rtol)
+    right = close(got, want.numpy(), rtol) or any(  # padded with another border in forward
+        close(got, _separable(x, (*steps[0][:2], mode), steps[1]).numpy(), rtol)
+        for mode in ("reflect", "replicate", "circular") if k > 1 and mode != steps[0][2])
     if not unchanged((x,), (given,)):
         raise Refusal(f"{on_input} changed its input x in place"
                       f"{'' if right else ' (and its output is wrong)'}: the caller's "
@@ -290,6 +301,9 @@ _MACS_MISTAKES: tuple[tuple[Callable[[int, int, int, int, int], int], str], ...]
      "positions."),
     (lambda m, n, k, h, w: (k * k * m + m * n) * (h - k + 1) * (w - k + 1),
      "With 'same' padding the output keeps all H*W positions."),
+    (lambda m, n, k, h, w: 2 * (k * k * m + m * n) * h * w,
+     "That is twice the multiply-adds: FLOPs (a multiply-add is two floating-point "
+     "operations, as FlopCounterMode counts them). Count multiply-adds."),
 )
 
 
@@ -305,3 +319,4 @@ def check_separable_macs(fn: Callable[[int, int, int, int, int], object]) -> str
     compare_all(answers, expected, int.__eq__, _macs_call, _MACS_MISTAKES,
                 "Count each step: (weights of the step) x (output positions), then add.")
     return f"Correct on all {len(MACS_CASES)} cases."
+

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from helpers.book.figures.style import channel_color
-from helpers.core._validate import check_positive_int
+from helpers.core._validate import require_positive_int
 
 EDGE = "#222222"
 OUTPUT_GREYS = ("#4D4D4D", "#6E6E6E", "#8F8F8F", "#AFAFAF", "#5E5E5E", "#7F7F7F",
@@ -72,14 +72,14 @@ def frame(fig: Figure, ax: Axes, box: tuple[float, float, float, float],
 
 
 def check_channels(value: int, name: str) -> int:
-    value = check_positive_int(value, name)
+    value = require_positive_int(value, name)
     if value > MAX_DRAWN_CHANNELS:
         raise ValueError(f"{name} must be at most {MAX_DRAWN_CHANNELS} to be drawn, got {value}")
     return value
 
 
 def check_kernel(kernel_size: int) -> int:
-    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    kernel_size = require_positive_int(kernel_size, "kernel_size")
     if kernel_size > 7:
         raise ValueError(f"kernel_size must be at most 7 to be drawn, got {kernel_size}")
     return kernel_size

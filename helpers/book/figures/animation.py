@@ -18,7 +18,7 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 
 from helpers.book.figures.style import bare_axes, channel_color
-from helpers.core._validate import check_array, check_int, check_positive_int
+from helpers.core._validate import require_array, require_int, require_positive_int
 
 __all__ = ["sliding_window_animation"]
 
@@ -51,9 +51,23 @@ def _quantize_frames(html: str, colors: int = 32) -> str:
                   flags=re.DOTALL)
 
 
+# matplotlib's player asks a CDN for Font Awesome icons: the book loads nothing
+# from the network, so its buttons show plain text symbols instead.
+_ICONS = {"fa-minus": "\u2212", "fa-fast-backward": "|\u25c0\u25c0", "fa-step-backward": "|\u25c0",
+          "fa-play fa-flip-horizontal": "\u25c0", "fa-pause": "\u275a\u275a", "fa-play": "\u25b6",
+          "fa-step-forward": "\u25b6|", "fa-fast-forward": "\u25b6\u25b6|", "fa-plus": "+"}
+
+
+def _offline_buttons(html: str) -> str:
+    """Drop the CDN stylesheet and put text symbols in place of the icon font."""
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*', "", html)
+    return re.sub(r'<i class="fa ([^"]+)"></i>',
+                  lambda m: f'<span aria-hidden="true">{_ICONS.get(m.group(1), "")}</span>', html)
+
+
 def _whole_square(values: np.ndarray, name: str) -> np.ndarray:
     """A square 2-D array of whole numbers, as int64."""
-    values = check_array(values, name, ndim=2)
+    values = require_array(values, name, ndim=2)
     if values.shape[0] != values.shape[1] or values.size == 0:
         raise ValueError(f"{name} must be a non-empty square array, got shape {values.shape}")
     if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
@@ -77,16 +91,16 @@ def sliding_window_animation(x: np.ndarray | None = None, kernel: np.ndarray | N
     100-dpi figure, so they stay sharp on high-density screens; the element ids
     are fixed by ``html_id``, so the HTML is the same on every run.
     """
-    dpi = check_int(dpi, "dpi", minimum=20)
-    interval = check_positive_int(interval, "interval")
+    dpi = require_int(dpi, "dpi", minimum=20)
+    interval = require_positive_int(interval, "interval")
     if not isinstance(html_id, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", html_id):
         raise ValueError(f"html_id must be a plain identifier (letters, digits, _), "
                          f"got {html_id!r}")
     if (x is None) != (kernel is None):
         raise ValueError("give both x and kernel, or neither")
     if x is None:
-        size = check_int(input_size, "input_size", minimum=2)
-        k = check_positive_int(kernel_size, "kernel_size")
+        size = require_int(input_size, "input_size", minimum=2)
+        k = require_positive_int(kernel_size, "kernel_size")
         if k > size:
             raise ValueError(f"kernel_size ({k}) must not exceed input_size ({size})")
         if size > 10:
@@ -167,7 +181,7 @@ def sliding_window_animation(x: np.ndarray | None = None, kernel: np.ndarray | N
     with mpl.rc_context({"savefig.dpi": dpi, "animation.frame_format": "png"}):
         html = anim.to_jshtml(default_mode="loop")
     plt.close(fig)
-    html = _fix_animation_ids(_quantize_frames(html), html_id)
+    html = _offline_buttons(_fix_animation_ids(_quantize_frames(html), html_id))
     # matplotlib writes the frame <img> without alt text; describe the animation.
     alt = (f"Animation: a {k} by {k} window slides over a {size} by {size} input; at each "
            f"position the window times the kernel, summed, gives one value of the "

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from helpers.book.figures.style import KIND_COLORS
-from helpers.core._validate import check_int, check_positive_int
+from helpers.core._validate import require_int, require_positive_int
 from helpers.core.geometry import kernel_span, same_padding
 
 #: Colours of MobileNet's layer types (Table 2 of the paper). Convolution kinds
@@ -139,11 +139,11 @@ def plot_relative_differences(
     return fig
 
 
-def atrous_sample_offsets(kernel_size: int, dilation: int) -> list[tuple[int, int]]:
+def _atrous_sample_offsets(kernel_size: int, dilation: int) -> list[tuple[int, int]]:
     """Offsets ``(row, col)`` from the centre of the input positions one output
     of a ``kernel_size x kernel_size`` atrous kernel reads (odd kernel sizes)."""
-    kernel_size = check_positive_int(kernel_size, "kernel_size")
-    dilation = check_positive_int(dilation, "dilation")
+    kernel_size = require_positive_int(kernel_size, "kernel_size")
+    dilation = require_positive_int(dilation, "dilation")
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (a centred kernel), got {kernel_size}")
     before = same_padding(kernel_size, dilation)[0]
@@ -163,14 +163,14 @@ def plot_atrous_samples(
     """
     if len(dilations) == 0:
         raise ValueError("dilations must not be empty")
-    dilations = [check_positive_int(d, f"dilations[{i}]") for i, d in enumerate(dilations)]
-    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    dilations = [require_positive_int(d, f"dilations[{i}]") for i, d in enumerate(dilations)]
+    kernel_size = require_positive_int(kernel_size, "kernel_size")
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd (a centred kernel), got {kernel_size}")
     largest = max(kernel_span(kernel_size, d) for d in dilations)
     if grid_size is None:
         grid_size = largest + 2
-    grid_size = check_int(grid_size, "grid_size", minimum=1)
+    grid_size = require_int(grid_size, "grid_size", minimum=1)
     if grid_size < largest or grid_size % 2 == 0:
         raise ValueError(
             f"grid_size must be odd and at least the largest receptive field ({largest}), "
@@ -189,7 +189,7 @@ def plot_atrous_samples(
         ax.add_patch(Rectangle((start, start), field, field, fill=True,
                                facecolor="#E8F1F8", edgecolor=KIND_COLORS["depthwise"],
                                lw=2.0, ls="--", zorder=1))
-        for dr, dc in atrous_sample_offsets(kernel_size, d):
+        for dr, dc in _atrous_sample_offsets(kernel_size, d):
             row, col = centre + dr, centre + dc
             is_centre = dr == 0 and dc == 0
             ax.add_patch(Rectangle((col + 0.1, row + 0.1), 0.8, 0.8, zorder=2,

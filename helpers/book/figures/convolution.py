@@ -19,7 +19,7 @@ from matplotlib.patches import Rectangle
 
 from helpers.book.figures import _slabs as slab
 from helpers.book.figures.style import bare_axes, channel_cmap, channel_color
-from helpers.core._validate import check_array, check_int, check_positive_int
+from helpers.core._validate import require_array, require_int, require_positive_int
 from helpers.core.geometry import conv_output_size
 
 __all__ = [
@@ -54,7 +54,7 @@ def normal_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     slab.caption(ax, fx + 0.35, bottom - 0.3,
                  f"$N = {n}$ filters\neach $({m}, {k}, {k})$")
     slab.caption(ax, mx + msize / 2, bottom - 0.3, "one map\nper filter", size=12)
-    ax.text(4.2, 2.7, "$*$", ha="center", va="center", fontsize=26, color=slab.EDGE)
+    ax.text(4.2, 2.7, r"$\star$", ha="center", va="center", fontsize=26, color=slab.EDGE)
 
     # output: the n maps stacked, map 1 in front
     out_colors = [slab.OUTPUT_GREYS[j % len(slab.OUTPUT_GREYS)] for j in range(n)]
@@ -87,7 +87,7 @@ def depthwise_conv_diagram(in_channels: int = 3, kernel_size: int = 3) -> Figure
         yc = height - (i + 0.5) * row_h
         slab.arrow(ax, (3.3, mid), (4.0, yc), color=colors[i])
         slab.stack(ax, 4.1, yc - 0.45, 0.9, [colors[i]], step=0.0)  # channel i
-        ax.text(5.35, yc, "$*$", ha="center", va="center", fontsize=20, color=slab.EDGE)
+        ax.text(5.35, yc, r"$\star$", ha="center", va="center", fontsize=20, color=slab.EDGE)
         slab.stack(ax, 5.75, yc - 0.3, 0.6, [colors[i]], step=0.0, grid=k)  # its filter
         slab.arrow(ax, (6.45, yc), (7.15, yc), color=colors[i])
         slab.stack(ax, 7.25, yc - 0.4, 0.8, [colors[i]], step=0.0)  # its output map
@@ -119,7 +119,7 @@ def channel_sum_diagram(in_channels: int = 3, kernel_size: int = 3) -> Figure:
     for i in range(m):
         yc = height - (i + 0.5) * row_h
         slab.stack(ax, 0.6, yc - 0.45, 0.9, [colors[i]], step=0.0)  # channel i
-        ax.text(1.85, yc, "$*$", ha="center", va="center", fontsize=20, color=slab.EDGE)
+        ax.text(1.85, yc, r"$\star$", ha="center", va="center", fontsize=20, color=slab.EDGE)
         slab.stack(ax, 2.25, yc - 0.3, 0.6, [colors[i]], step=0.0, grid=k)  # slice i
         slab.arrow(ax, (2.95, yc), (3.65, yc), color=colors[i])
         slab.stack(ax, 3.75, yc - 0.4, 0.8, [colors[i]], step=0.0)  # partial map i
@@ -156,8 +156,8 @@ def conv_settings_figure(input_size: int = 7, kernel_size: int = 3,
     read by the first output (blue) and by the last output (vermillion), and
     the output size in the title.
     """
-    size = check_positive_int(input_size, "input_size")
-    k = check_positive_int(kernel_size, "kernel_size")
+    size = require_positive_int(input_size, "input_size")
+    k = require_positive_int(kernel_size, "kernel_size")
     if settings is None:
         settings = (
             {"padding": 0, "stride": 1, "dilation": 1},
@@ -175,9 +175,9 @@ def conv_settings_figure(input_size: int = 7, kernel_size: int = 3,
         if unknown:
             raise ValueError(f"unknown setting keys {sorted(unknown)}; "
                              "use padding, stride, dilation")
-        p = check_int(s.get("padding", 0), "padding", minimum=0)
-        st = check_positive_int(s.get("stride", 1), "stride")
-        d = check_positive_int(s.get("dilation", 1), "dilation")
+        p = require_int(s.get("padding", 0), "padding", minimum=0)
+        st = require_positive_int(s.get("stride", 1), "stride")
+        d = require_positive_int(s.get("dilation", 1), "dilation")
         try:
             parsed.append((p, st, d, conv_output_size(size, k, st, p, d)))
         except ValueError as error:
@@ -222,7 +222,7 @@ def _as_display_image(image: np.ndarray) -> np.ndarray:
 
 
 def _check_photo(image: np.ndarray, name: str = "image") -> np.ndarray:
-    image = check_array(image, name, ndim=3)
+    image = require_array(image, name, ndim=3)
     if image.shape[0] != 3:
         raise ValueError(f"{name} must have layout (3, H, W), got shape {image.shape}")
     return image
@@ -245,7 +245,7 @@ def filtered_photo_figure(image: np.ndarray, outputs: Mapping[str, np.ndarray], 
         raise ValueError("outputs must be a non-empty mapping of title -> array")
     panels = []
     for title, out in outputs.items():
-        out = check_array(out, f"outputs[{title!r}]", ndim=(2, 3))
+        out = require_array(out, f"outputs[{title!r}]", ndim=(2, 3))
         if out.ndim == 3 and out.shape[0] != 3:
             raise ValueError(f"outputs[{title!r}] must be (H, W) or (3, H, W), got {out.shape}")
         panels.append((title, out))
@@ -287,8 +287,8 @@ def channels_filtered_figure(image: np.ndarray, filtered: np.ndarray, *,
                              filter_names: Sequence[str] | None = None) -> Figure:
     """Top row: the channels of ``image`` (C, H, W); bottom row: each channel
     after its own filter, ``filtered`` (C, H', W'), each in its channel's colour."""
-    image = check_array(image, "image", ndim=3)
-    filtered = check_array(filtered, "filtered", ndim=3)
+    image = require_array(image, "image", ndim=3)
+    filtered = require_array(filtered, "filtered", ndim=3)
     c = image.shape[0]
     if filtered.shape[0] != c:
         raise ValueError(f"filtered must have one map per channel of image ({c}), "
@@ -304,14 +304,21 @@ def channels_filtered_figure(image: np.ndarray, filtered: np.ndarray, *,
                              squeeze=False)
     for i in range(c):
         for row, data, title in ((0, image[i], f"{names[i]} channel"),
-                                 (1, filtered[i], f"{names[i]} * {filter_names[i]}")):
+                                 (1, filtered[i], f"{names[i]} ⋆ {filter_names[i]}")):
             ax = axes[row, i]
             ax.grid(False)
             ax.set_xticks([])
             ax.set_yticks([])
             lo, hi = float(np.min(data)), float(np.max(data))
-            ax.imshow(data, cmap=channel_cmap(i, to_white=True), vmin=lo,
-                      vmax=hi if hi > lo else lo + 1, interpolation="nearest")
+            if row == 1 and lo < 0 < hi and abs(np.mean(data)) < 0.25 * np.std(data):
+                # a signed response centred on zero (an edge filter): red-blue
+                lim = float(np.percentile(np.abs(data), 99)) or max(-lo, hi)
+                shown = ax.imshow(data, cmap="RdBu_r", vmin=-lim, vmax=lim,
+                                  interpolation="nearest")
+                fig.colorbar(shown, ax=ax, shrink=0.8, extend="both").set_label("response")
+            else:
+                ax.imshow(data, cmap=channel_cmap(i, to_white=True), vmin=lo,
+                          vmax=hi if hi > lo else lo + 1, interpolation="nearest")
             ax.set_title(title, fontsize=11, color=channel_color(i))
     axes[0, 0].set_ylabel("input", fontsize=11)
     axes[1, 0].set_ylabel("depthwise output", fontsize=11)
@@ -325,7 +332,7 @@ def block_diagonal_weight_figure(weight: np.ndarray, *, title: str | None = None
     positive, blue negative, scale in the colour bar); exact zeros are light grey
     (legend). The weight of a depthwise convolution written as a normal one shows
     as tiles on the diagonal only."""
-    weight = check_array(weight, "weight", ndim=4)
+    weight = require_array(weight, "weight", ndim=4)
     n, c, kh, kw = weight.shape
     if c > slab.MAX_DRAWN_CHANNELS or n > 2 * slab.MAX_DRAWN_CHANNELS:
         raise ValueError(f"weight must have at most {slab.MAX_DRAWN_CHANNELS} input channels "

@@ -15,9 +15,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from helpers.book.figures.style import KIND_COLORS, annotate_bars
-from helpers.core._validate import check_positive_int
+from helpers.core._validate import require_positive_int
 from helpers.core.cost import KINDS
-from helpers.lab.convs import LayerTiming, check_timings, compare_timings
+from helpers.lab.convs import LayerTiming, compare_timings, require_timings
 from helpers.lab.roofline import Roofline
 
 #: One marker per layer, so a layer is recognisable across kinds on the roofline.
@@ -31,7 +31,7 @@ def _layer_label(timing: LayerTiming) -> str:
 def plot_speedup(timings: Sequence[LayerTiming], *, title: str | None = None) -> Figure:
     """Bars per layer: the speed-up separable over normal predicted by multiply-adds
     and the one measured."""
-    timings = check_timings(timings)
+    timings = require_timings(timings)
     for i, t in enumerate(timings):
         if not {"normal", "separable"} <= set(t.seconds):
             raise ValueError(f"timings[{i}] must hold times of 'normal' and 'separable'")
@@ -195,7 +195,7 @@ def plot_layout_comparison(contiguous: Sequence[LayerTiming],
 def plot_thread_scaling(one_thread: Sequence[LayerTiming], many_threads: Sequence[LayerTiming],
                         threads: int) -> Figure:
     """Speed-up of ``threads`` threads over one, per layer and kind; the ideal is ``threads``."""
-    threads = check_positive_int(threads, "threads")
+    threads = require_positive_int(threads, "threads")
     labels, ratios = _paired_ratios(one_thread, many_threads)
     return _plot_ratio_bars(labels, ratios, reference=float(threads),
                             reference_label=f"ideal ({threads}x)",

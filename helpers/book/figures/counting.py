@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from helpers.book.figures import _slabs as slab
-from helpers.book.figures.style import KIND_COLORS
+from helpers.book.figures.style import CHANNEL_COLORS, KIND_COLORS
 
 
 def plot_counts_vs_channels(
@@ -92,3 +95,44 @@ def running_example_weights(in_channels: int = 3, out_channels: int = 3,
     return slab.frame(fig, ax, (-0.3, top - size - 2.0, x0 - 0.2, top + 1.3),
                       f"The running example's weights: {m} channels in, {n} out, "
                       f"{k}x{k} kernels")
+
+
+def receptive_field_figure(row: int = 0, col: int = 6, out_channel: int = 0) -> Figure:
+    """The static picture of the page's output explorer: which inputs of the
+    running example (8x8, 3 channels, 3x3 filters, padding 1) feed output
+    ``(out_channel, row, col)`` in a normal, depthwise, pointwise and depthwise
+    separable convolution, with the multiply-adds per position (all 3 outputs)."""
+    size, in_ch, out_ch, k, pad = 8, 3, 3, 3, 1
+    for value, name, high in ((row, "row", size), (col, "col", size),
+                              (out_channel, "out_channel", out_ch)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < high:
+            raise ValueError(f"{name} must be an int in [0, {high - 1}], got {value!r}")
+    layers = (("normal", k, "all", k * k * in_ch * out_ch, f"{k * k * in_ch}·{out_ch}"),
+              ("depthwise", k, "own", k * k * in_ch, f"{k * k}·{in_ch}"),
+              ("pointwise", 1, "all", in_ch * out_ch, f"{in_ch}·{out_ch}"),
+              ("separable", k, "all", k * k * in_ch + in_ch * out_ch,
+               f"{k * k * in_ch} + {in_ch * out_ch}"))
+    fig, axes = plt.subplots(len(layers), in_ch, figsize=(6.2, 8.4))
+    side = size + 2 * pad
+    for (kind, window, channels, macs, formula), row_axes in zip(layers, axes, strict=True):
+        half = (window - 1) // 2
+        for c, ax in enumerate(row_axes):
+            image = np.ones((side, side, 3)) * 0.93
+            image[pad:-pad, pad:-pad] = 0.8  # the image; the light ring is the zero padding
+            if channels == "all" or c == out_channel:
+                rows = slice(row + pad - half, row + pad + half + 1)
+                cols = slice(col + pad - half, col + pad + half + 1)
+                image[rows, cols] = to_rgb(CHANNEL_COLORS[c])
+            ax.imshow(image, extent=(-pad - 0.5, size + pad - 0.5, size + pad - 0.5, -pad - 0.5))
+            ax.add_patch(Rectangle((-0.5, -0.5), size, size, fill=False, linewidth=1.2))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if c == 0:
+                ax.set_ylabel(f"{kind}\n{macs} = {formula}\nMACs per position", fontsize=10,
+                              color=KIND_COLORS[kind])
+            if kind == "normal":
+                ax.set_title(f"input channel {c}", fontsize=10)
+    fig.suptitle(f"Inputs that feed output channel {out_channel}, row {row}, column {col}\n"
+                 "(outer ring: zero padding)", fontsize=11)
+    return fig

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from helpers.book.figures.style import CHANNEL_COLORS, KIND_COLORS
-from helpers.core._validate import check_bool, check_int
+from helpers.core._validate import require_bool, require_int
 
 #: The drawing's coordinate system: a square of this side, y pointing down.
 SIZE = 64
@@ -50,7 +50,7 @@ def _shapes(favicon: bool) -> list[tuple[str, float, float, float, float, str, f
 
 def logo_svg(favicon: bool = False) -> str:
     """The logo (or, with ``favicon=True``, the favicon) as SVG text."""
-    check_bool(favicon, "favicon")
+    require_bool(favicon, "favicon")
     title = "Depthwise separable convolution book" + (" favicon" if favicon else " logo")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {SIZE} {SIZE}" '
@@ -70,7 +70,7 @@ def logo_svg(favicon: bool = False) -> str:
 
 def logo_png(pixels: int = 512) -> bytes:
     """The logo as a PNG of ``pixels`` x ``pixels`` on a white square (social cards)."""
-    pixels = check_int(pixels, "pixels", minimum=16)
+    pixels = require_int(pixels, "pixels", minimum=16)
     import io
 
     import matplotlib

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from helpers.book.figures.style import CHANNEL_COLORS, KIND_COLORS, book_style
-from helpers.core._validate import check_int, check_number
+from helpers.core._validate import require_int, require_number
 from helpers.core.lowrank import kernel_singular_values, rank1_error
 
 __all__ = [
@@ -118,7 +118,7 @@ def plot_accuracy_vs_rank(ranks: Sequence[int], accuracies: Mapping[str, Sequenc
     if set(params) != set(accuracies) or set(baseline_params) != set(accuracies):
         raise ValueError("accuracies, params and baseline_params must have the same labels, "
                          f"got {list(accuracies)}, {list(params)} and {list(baseline_params)}")
-    baseline_accuracy = check_number(baseline_accuracy, "baseline_accuracy", low=0, high=1)
+    baseline_accuracy = require_number(baseline_accuracy, "baseline_accuracy", low=0, high=1)
     for text, name in ((data_name, "data_name"), (xlabel, "xlabel")):
         if not isinstance(text, str):
             raise TypeError(f"{name} must be a str, got {text!r}")
@@ -174,7 +174,7 @@ def plot_singular_values(spectra: Mapping[str, np.ndarray], *,
     """
     if not spectra:
         raise ValueError("spectra must map at least one label to an (M, q) array")
-    first_color = check_int(first_color, "first_color", minimum=0)
+    first_color = require_int(first_color, "first_color", minimum=0)
     with book_style():
         fig, axes = plt.subplots(1, len(spectra), sharey=True, squeeze=False,
                                  figsize=(3.6 * len(spectra) + 0.6, 3.6))

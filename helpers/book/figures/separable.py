@@ -24,7 +24,7 @@ from matplotlib.ticker import (
 
 from helpers.book.figures import _slabs as slab
 from helpers.book.figures.style import CHANNEL_COLORS, KIND_COLORS, channel_cmap, channel_color
-from helpers.core._validate import check_array
+from helpers.core._validate import require_array
 
 __all__ = [
     "separable_conv_diagram",
@@ -33,13 +33,14 @@ __all__ = [
     "plot_image_row",
     "plot_pointwise_matmul",
     "plot_separable_ratio",
+    "kernel_slices_figure",
 ]
 
 
 def _check_image(image: np.ndarray, name: str) -> np.ndarray:
     """A grey (H, W) or colour (3, H, W) image (the book's channels-first layout),
     returned as floats in matplotlib's layout: (H, W) or (H, W, 3)."""
-    check_array(image, name, ndim=(2, 3))
+    require_array(image, name, ndim=(2, 3))
     if image.ndim == 3:
         if image.shape[0] != 3:
             raise ValueError(f"{name} must have shape (H, W) or (3, H, W), got {image.shape}")
@@ -70,7 +71,7 @@ def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     fsize, gap = 0.6, 0.25
     col_h = m * fsize + (m - 1) * gap
     top = 2.75 + col_h / 2
-    ax.text(3.45, 2.75, "$*$", ha="center", va="center", fontsize=22, color=slab.EDGE)
+    ax.text(3.45, 2.75, r"$\star$", ha="center", va="center", fontsize=22, color=slab.EDGE)
     for i in range(m):
         fy = top - (i + 1) * fsize - i * gap
         slab.stack(ax, 3.9, fy, fsize, [colors[i]], step=0.0, grid=k)
@@ -85,7 +86,7 @@ def separable_conv_diagram(in_channels: int = 3, out_channels: int = 4,
     # pointwise filters: n tiny stacks of m 1x1 cells, each giving one map
     psize, pstep, pgap = 0.32, 0.09, 0.28
     ptop = 2.75 + (n * (psize + (m - 1) * pstep) + (n - 1) * pgap) / 2
-    ax.text(8.75, 2.75, "$*$", ha="center", va="center", fontsize=22, color=slab.EDGE)
+    ax.text(8.75, 2.75, r"$\star$", ha="center", va="center", fontsize=22, color=slab.EDGE)
     pbottom = slab.filters_to_maps(ax, colors, n, x=9.35, top=ptop, size=psize, step=pstep,
                                    gap=pgap, grid=0, map_x=10.25, map_size=0.4,
                                    merge_at=(11.45, 2.75), font=11, pad=0.15)
@@ -150,17 +151,18 @@ def plot_grey_conversion(rgb: np.ndarray, grey: np.ndarray,
 
 
 def plot_pointwise_matmul(weight: np.ndarray, x: np.ndarray, y: np.ndarray, *,
-                          title: str | None = None) -> Figure:
+                          title: str | None = None, width: int | None = None) -> Figure:
     """A pointwise convolution drawn as the matrix product ``y = weight @ x``.
 
     ``weight`` has shape (N, M), ``x`` shape (M, P) (the input's channels by
     its P = H*W pixels) and ``y`` shape (N, P). Each matrix is a heat map (red
     positive, blue negative, one shared scale) with its shape in the title;
-    every column of ``x`` is one pixel.
+    every column of ``x`` is one pixel: with the image's ``width`` given, the
+    columns are labelled by the pixel's (row, column). A colour bar gives the scale.
     """
-    check_array(weight, "weight", ndim=2)
-    check_array(x, "x", ndim=2)
-    check_array(y, "y", ndim=2)
+    require_array(weight, "weight", ndim=2)
+    require_array(x, "x", ndim=2)
+    require_array(y, "y", ndim=2)
     n, m = weight.shape
     if x.shape[0] != m:
         raise ValueError(f"x must have {m} rows (weight has {m} columns), got shape {x.shape}")
@@ -175,19 +177,25 @@ def plot_pointwise_matmul(weight: np.ndarray, x: np.ndarray, y: np.ndarray, *,
         (2, x, f"X ({m} x {pixels})", "pixel", "in channel"),
         (4, y, f"Y = W @ X ({n} x {pixels})", "pixel", "out channel"),
     ]
+    axes = []
     for column, matrix, name, xlabel, ylabel in panels:
         ax = fig.add_subplot(grid[0, column])
-        ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="equal")
+        shown = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="equal")
         ax.set_title(name)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(xlabel if width is None or xlabel != "pixel" else "pixel (row, column)")
         ax.set_ylabel(ylabel)
         ax.set_xticks(range(matrix.shape[1]) if matrix.shape[1] <= 9 else [])
+        if width and xlabel == "pixel" and matrix.shape[1] <= 9:
+            ax.set_xticklabels([f"{q // width},{q % width}" for q in range(matrix.shape[1])],
+                               fontsize=7, rotation=90)
+        axes.append(ax)
         ax.set_yticks(range(matrix.shape[0]))
         ax.grid(False)
     for column, symbol in ((1, "@"), (3, "=")):
         ax = fig.add_subplot(grid[0, column])
         ax.text(0.5, 0.5, symbol, ha="center", va="center", fontsize=22)
         ax.set_axis_off()
+    fig.colorbar(shown, ax=axes, shrink=0.9, label="value")
     if title:
         fig.suptitle(title)
     return fig
@@ -229,10 +237,14 @@ def plot_cost_breakdown(layers: Mapping[str, Mapping[str, object]], *,
         labelled: set[str] = set()
         for row, name in enumerate(names):
             left = 0.0
+            total = sum(c[which] for c in pairs[name].values()) or 1.0
             for step, cost in pairs[name].items():
                 value = cost[which]
                 ax.barh(row, value, left=left, color=colors[step], height=0.6,
                         label=None if step in labelled else step)
+                if len(pairs[name]) > 1 and value / total < 0.03:  # too thin to see: mark it
+                    ax.plot(left + value / 2, row - 0.42, marker="v", markersize=8,
+                            color=colors[step], clip_on=False)
                 labelled.add(step)
                 left += value
             text = f" {left:,.0f}"
@@ -305,10 +317,10 @@ def plot_image_row(images: Sequence[np.ndarray], titles: Sequence[str], *,
     """A row of images with titles: colour (3, H, W) in [0, 1] or grey (H, W).
 
     Grey images are scaled to their own range, or with ``symmetric=True``
-    around zero on a red-blue colour map (for signed filter responses: red
-    positive, blue negative, white zero; the scale ends at the 99th percentile
-    of the absolute values, so that a few extreme pixels do not wash out the
-    rest). The row fits the book's text column.
+    around zero on one red-blue colour map shared by every grey panel, with a
+    colour bar (for signed filter responses: red positive, blue negative; the
+    scale ends at the 99th percentile of the absolute values, so that a few
+    extreme pixels do not wash out the rest). The row fits the book's text column.
     """
     if len(images) == 0:
         raise ValueError("images must not be empty")
@@ -320,18 +332,65 @@ def plot_image_row(images: Sequence[np.ndarray], titles: Sequence[str], *,
     fig, axes = plt.subplots(1, len(checked), squeeze=False,
                              figsize=(panel * len(checked) + 0.2,
                                       panel * aspect + (0.9 if title else 0.5)))
+    grey = [image for image in checked if image.ndim == 2]
+    # one scale for every grey panel, ending at the 99th percentile, so that a few
+    # extreme pixels (often at a zero-padded border) do not wash out the rest
+    values = np.abs(np.concatenate([g.ravel() for g in grey])) if grey else np.ones(1)
+    limit = float(np.percentile(values, 99)) or float(values.max()) or 1.0
+    shown = None
     for ax, image, name in zip(axes[0], checked, titles, strict=True):
         if image.ndim == 3:
             ax.imshow(np.clip(image, 0, 1))
         elif symmetric:
-            # the 99th percentile, so that a few extreme pixels (often at a
-            # zero-padded border) do not wash out everything else
-            limit = float(np.percentile(np.abs(image), 99)) or float(np.abs(image).max()) or 1.0
-            ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            shown = ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
         else:
             ax.imshow(image, cmap="gray")
         ax.set_title(name)
         ax.set_axis_off()
+    if shown is not None:
+        fig.colorbar(shown, ax=axes[0].tolist(), shrink=0.8, extend="both", label="response")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def kernel_slices_figure(kernels: Mapping[str, np.ndarray], *,
+                         multipliers: np.ndarray | None = None) -> Figure:
+    """Normal-convolution kernels ``(N, M, k, k)`` drawn as slices, side by side.
+
+    Each panel is a grid: row ``o`` (output channel), column ``c`` (input
+    channel), tile ``W[o, c]`` (a ``k x k`` filter). One red-blue scale, centred on
+    zero, serves every panel. ``multipliers`` (optional, ``(N, M)``) writes
+    ``x P[o, c]`` under each tile of the first panel.
+    """
+    if not kernels:
+        raise ValueError("kernels must map at least one title to a kernel")
+    arrays = {t: np.asarray(require_array(w, f"kernels[{t!r}]", ndim=4), float)
+              for t, w in kernels.items()}
+    n, m, kh, kw = next(iter(arrays.values())).shape
+    if any(w.shape != (n, m, kh, kw) for w in arrays.values()):
+        raise ValueError("every kernel must have the same shape (N, M, k, k)")
+    if multipliers is not None and np.shape(multipliers) != (n, m):
+        raise ValueError(f"multipliers must have shape ({n}, {m}), got {np.shape(multipliers)}")
+    limit = max(float(np.abs(w).max()) for w in arrays.values()) or 1.0
+    fig, axes = plt.subplots(1, len(arrays), squeeze=False,
+                             figsize=(max(2.6 * len(arrays) + 0.8, 4.6), 2.6 * n / m + 0.9))
+    for ax, (title, w) in zip(axes[0], arrays.items(), strict=True):
+        gap = np.full((n, m, kh + 1, kw + 1), np.nan)  # a blank line between tiles
+        gap[:, :, :kh, :kw] = w
+        grid = gap.transpose(0, 2, 1, 3).reshape(n * (kh + 1), m * (kw + 1))[:, :-1]
+        image = ax.imshow(grid, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_xticks([c * (kw + 1) + (kw - 1) / 2 for c in range(m)],
+                      [f"in {c}" for c in range(m)])
+        ax.set_yticks([o * (kh + 1) + (kh - 1) / 2 for o in range(n)],
+                      [f"out {o}" for o in range(n)])
+        ax.tick_params(length=0)
+        ax.grid(False)
+        ax.set_title(title, fontsize=11)
+        if multipliers is not None and ax is axes[0][0]:
+            for o in range(n):
+                for c in range(m):
+                    ax.text(c * (kw + 1) + (kw - 1) / 2, o * (kh + 1) + kh,
+                            f"x {multipliers[o, c]:+g}", ha="center", va="center", fontsize=7.5)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="weight")
     return fig

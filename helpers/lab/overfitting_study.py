@@ -1,0 +1,307 @@
+"""The over-fitting study of chapter 7, as one command: does depthwise separable
+convolution over-fit less than normal convolution?
+
+Every run trains a small CNN of :func:`helpers.lab.cnn.make_cnn` on a few hundred
+8x8 digits, in float64, with Adam at a constant rate and early stopping on the
+validation loss (:func:`helpers.lab.train.train_ensemble`, ``patience``), and
+records its per-epoch loss and accuracy on the training, validation and test
+sets. The arms: normal networks of several widths, separable ones at the same
+widths and at the same parameter budgets, and a
+positive control (a normal network with weight decay). Variance comes from
+several data splits times ten seeds; a seed fixes the initial weights and, with
+the split, the mini-batch order, which both kinds share, so runs pair up by
+(split, seed).
+
+``python -m helpers.lab.overfitting_study`` trains every run up to twice the
+chapter's epoch budget (the budget-1x results are the first epochs of the same
+runs: with a constant rate and early stopping, a shorter run is exactly a prefix
+of a longer one) and writes the histories with their provenance to
+``helpers/lab/data/overfitting_study.json``; ``--quick`` runs a small version
+into another file. The chapter reads the committed file with :func:`load_study`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import multiprocessing
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy
+import sklearn
+import torch
+
+from helpers.lab.cnn import cnn_parameters, make_cnn_ensemble, separable_width_for_budget
+from helpers.lab.digits import Split, load_digits_split, subsample
+from helpers.lab.train import History, train_ensemble
+
+#: The published study's design, declared before any run.
+STUDY: dict[str, Any] = {
+    "n_train": 200,  # training images per split: few, so that over-fitting can show
+    "val_fraction": 0.15,  # validation: early stopping only
+    "test_fraction": 0.2,  # test: the generalisation gap
+    "splits": [0, 1, 2],
+    "seeds": list(range(10)),
+    "batch_size": 32,
+    "lr": 0.01,
+    "patience": 5,
+    "epochs": 25,  # the budget-1x cap; the study trains up to budget x epochs
+    "normal_widths": [1, 4, 8],
+    "control": {"width": 4, "weight_decay": 0.02},
+}
+
+#: A small design for CI and a first look (minutes, not the published numbers).
+QUICK: dict[str, Any] = STUDY | {"splits": [0], "seeds": [0, 1], "epochs": 4,
+                                 "normal_widths": [1, 2], "control": {"width": 2,
+                                                                       "weight_decay": 0.02}}
+
+DATA_FILE = "overfitting_study.json"
+
+
+def arms(design: dict[str, Any]) -> list[dict[str, Any]]:
+    """The networks of a design: name, kind, width, weight decay, parameters."""
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, kind: str, width: int, weight_decay: float = 0.0) -> None:
+        if all(a["name"] != name for a in out):
+            out.append({"name": name, "kind": kind, "width": width,
+                        "weight_decay": weight_decay,
+                        "params": cnn_parameters(kind, width)})
+
+    for width in design["normal_widths"]:
+        add(f"normal-{width}", "normal", width)
+        add(f"separable-{width}", "separable", width)
+        budget = separable_width_for_budget(cnn_parameters("normal", width))
+        add(f"separable-{budget}", "separable", budget)
+    control = design["control"]
+    add(f"normal-{control['width']}-wd", "normal", control["width"], control["weight_decay"])
+    return out
+
+
+def split_data(design: dict[str, Any], split: int) -> tuple[Split, Split, Split]:
+    """Training (``n_train`` images, stratified), validation and test sets of one split."""
+    data = load_digits_split(design["val_fraction"], design["test_fraction"], seed=split)
+    train = subsample(data.train, design["n_train"] / len(data.train), seed=split)
+    return train, data.val, data.test
+
+
+def batch_seeds(design: dict[str, Any], split: int) -> list[int]:
+    """The mini-batch order of each seed in one split (shared by every arm)."""
+    return [1000 * split + seed for seed in design["seeds"]]
+
+
+def run_arm(design: dict[str, Any], arm: dict[str, Any], split: int,
+            epochs: int) -> list[History]:
+    """Train one arm's seeds of one split together, up to ``epochs`` epochs."""
+    train, val, test = split_data(design, split)
+    ensemble = make_cnn_ensemble(arm["kind"], arm["width"], design["seeds"])
+    return train_ensemble(ensemble, train, val, test_data=test, epochs=epochs,
+                          lr=design["lr"], batch_size=design["batch_size"],
+                          weight_decay=arm["weight_decay"], seed=batch_seeds(design, split),
+                          patience=design["patience"])
+
+
+def _job(args: tuple[dict[str, Any], dict[str, Any], int, int, Path | None]
+         ) -> tuple[list[dict[str, Any]], float]:
+    design, arm, split, epochs, cache = args
+    key = json.dumps([design | {"normal_widths": None, "control": None}, arm, split, epochs],
+                     sort_keys=True)
+    stored = cache / f"{arm['name']}-split{split}.json" if cache else None
+    if stored is not None and stored.exists():
+        saved = json.loads(stored.read_text())
+        if saved["key"] == key:
+            return saved["runs"], saved["seconds"]
+    start = time.perf_counter()
+    histories = run_arm(design, arm, split, epochs)
+    seconds = round(time.perf_counter() - start, 1)
+    print(f"  {arm['name']:<18} split {split}: {seconds:6.1f} s, "
+          f"stopped at {[h.epochs for h in histories]}", flush=True)
+    runs = [{"arm": arm["name"], "split": split, "seed": seed, **vars(h)}
+            for seed, h in zip(design["seeds"], histories, strict=True)]
+    if stored is not None:
+        stored.write_text(json.dumps({"key": key, "runs": runs, "seconds": seconds}))
+    return runs, seconds
+
+
+def run_study(design: dict[str, Any], budget: int = 2, jobs: int = 1, command: str = "",
+              cache: Path | None = None) -> dict[str, Any]:
+    """Every run of ``design`` up to ``budget`` times its epochs, with provenance.
+    ``cache``: a folder that keeps each finished (arm, split) and reuses it when the
+    same run is asked for again (an interrupted study resumes)."""
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    todo = [(design, arm, split, budget * design["epochs"], cache)
+            for arm in sorted(arms(design), key=lambda a: a["params"])
+            for split in design["splits"]]
+    if jobs == 1:
+        results = [_job(job) for job in todo]
+    else:  # fresh processes: a fork of a process whose torch threads are running can hang
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_job, todo))
+    runs = [run for result, _ in results for run in result]
+    return {
+        "provenance": {
+            "command": command,
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "jobs": jobs,  # wall time of every (arm, split), summed (a resumed study
+            # keeps the times of the runs it reuses):
+            "training_seconds": round(sum(seconds for _, seconds in results), 1),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__, "machine": platform.machine(),
+            "dtype": "float64", "threads_per_run": 1,
+        },
+        "design": design, "budget": budget, "arms": arms(design), "runs": runs,
+    }
+
+
+def check_study(study: dict[str, Any]) -> dict[str, Any]:
+    """Refuse an incomplete or implausible study: every (arm, split, seed) run present
+    once, losses finite and non-negative, accuracies in [0, 1], epochs 1, 2, ...
+    up to at most the cap, and early stopping's rule respected."""
+    design = study["design"]
+    cap, patience = study["budget"] * design["epochs"], design["patience"]
+    wanted = {(a["name"], split, seed) for a in study["arms"]
+              for split in design["splits"] for seed in design["seeds"]}
+    found = [(r["arm"], r["split"], r["seed"]) for r in study["runs"]]
+    if len(found) != len(set(found)) or set(found) != wanted:
+        raise ValueError(f"the study must hold each of its {len(wanted)} runs once, "
+                         f"got {len(found)} ({len(set(found) & wanted)} of them)")
+    for run in study["runs"]:
+        name = f"run {run['arm']}, split {run['split']}, seed {run['seed']}"
+        epochs = run["epoch"]
+        if not 1 <= len(epochs) <= cap or epochs != list(range(1, len(epochs) + 1)):
+            raise ValueError(f"{name}: epochs must be 1, 2, ... up to at most {cap}")
+        for key in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
+            values = np.asarray(run[key], dtype=float)
+            high = np.inf if key.endswith("loss") else 1.0
+            if len(values) != len(epochs) or not np.all((values >= 0) & (values <= high)):
+                raise ValueError(f"{name}: {key} must hold one value in [0, {high}] an epoch")
+        best = int(np.argmin(run["val_loss"]))
+        if len(epochs) < cap and len(epochs) != best + 1 + patience:
+            raise ValueError(f"{name}: stopped at epoch {len(epochs)}, but its best epoch "
+                             f"{best + 1} plus a patience of {patience} says otherwise")
+    return study
+
+
+def load_study(name: str = DATA_FILE) -> dict[str, Any]:
+    """The committed study (package data of ``helpers.lab``)."""
+    if not isinstance(name, str) or not name.endswith(".json"):
+        raise ValueError(f"name must be a .json file name, got {name!r}")
+    text = resources.files("helpers.lab").joinpath("data", name).read_text()
+    return check_study(json.loads(text))
+
+
+def histories(study: dict[str, Any], budget: int | None = None
+              ) -> dict[tuple[str, int], list[History]]:
+    """The runs as ``{(arm, split): [History per seed]}``, cut to ``budget`` times the
+    design's epochs (default: the budget the study was run at)."""
+    budget = study["budget"] if budget is None else budget
+    if not 1 <= budget <= study["budget"]:
+        raise ValueError(f"budget must be between 1 and {study['budget']}, got {budget}")
+    cap = budget * study["design"]["epochs"]
+    out: dict[tuple[str, int], list[History]] = {}
+    for run in study["runs"]:
+        keep = sum(e <= cap for e in run["epoch"])
+        fields = {k: run[k][:keep] for k in vars(History()) if k in run}
+        out.setdefault((run["arm"], run["split"]), []).append(History(**fields))
+    return out
+
+
+# --------------------------------------------------------------------------
+# Analysis: what the chapter computes from the committed runs
+# --------------------------------------------------------------------------
+
+#: Measures of over-fitting, at the epoch early stopping keeps: name -> History -> value.
+MEASURES = {
+    "loss gap": lambda h, i: h.test_loss[i] - h.train_loss[i],
+    "test loss": lambda h, i: h.test_loss[i],
+    "accuracy gap": lambda h, i: h.train_acc[i] - h.test_acc[i],
+    "test accuracy": lambda h, i: h.test_acc[i],
+}
+
+
+def kept_index(history: History, cap: int) -> int:
+    """Index of the epoch early stopping keeps when training is capped at ``cap`` epochs."""
+    values = [v for e, v in zip(history.epoch, history.val_loss, strict=True) if e <= cap]
+    return min(range(len(values)), key=values.__getitem__)
+
+
+def measure_table(study: dict[str, Any], budget: int) -> dict[str, dict[str, Any]]:
+    """Per arm: each measure as a list over (split, seed) in a fixed order, the kept
+    epochs, and how many runs were still improving at the cap (not stopped by patience)."""
+    design = study["design"]
+    cap, patience = budget * design["epochs"], design["patience"]
+    runs = histories(study)
+    out: dict[str, dict[str, Any]] = {}
+    for arm in study["arms"]:
+        rows = [h for split in design["splits"] for h in runs[arm["name"], split]]
+        kept = [kept_index(h, cap) for h in rows]
+        out[arm["name"]] = {name: [f(h, i) for h, i in zip(rows, kept, strict=True)]
+                            for name, f in MEASURES.items()}
+        out[arm["name"]]["kept epoch"] = [h.epoch[i] for h, i in zip(rows, kept, strict=True)]
+        out[arm["name"]]["at cap"] = sum(h.epoch[i] + patience > cap
+                                         for h, i in zip(rows, kept, strict=True))
+    return out
+
+
+def comparisons(study: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The family of comparisons ``(label, arm a, arm b)``, read as a - b: the
+    separable network against the normal one at the same width and at the same
+    parameter budget, for every normal width (a budget comparison identical to
+    the width one is left out)."""
+    out = []
+    for width in study["design"]["normal_widths"]:
+        budget = separable_width_for_budget(cnn_parameters("normal", width))
+        out.append((f"same width, {width}", f"separable-{width}", f"normal-{width}"))
+        if budget != width:
+            out.append((f"same budget, {width}", f"separable-{budget}", f"normal-{width}"))
+    return out
+
+
+def control_pair(study: dict[str, Any]) -> tuple[str, str]:
+    """The positive control ``(regularised arm, plain arm)``."""
+    width = study["design"]["control"]["width"]
+    return f"normal-{width}-wd", f"normal-{width}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the small CI design")
+    parser.add_argument("--budget", type=int, default=2, help="epoch budget, times the design's")
+    parser.add_argument("--jobs", type=int, default=1, help="processes (one thread each)")
+    parser.add_argument("--cache", type=Path, help="a folder to keep finished runs in "
+                        "and resume from")
+    parser.add_argument("--out", type=Path, help="where to write (default: the package data, "
+                        "or overfitting_study_quick.json in the current folder with --quick)")
+    args = parser.parse_args(argv)
+    if args.budget < 1 or args.jobs < 1:
+        parser.error("--budget and --jobs must be at least 1")
+    design = QUICK if args.quick else STUDY
+    out = args.out or (Path("overfitting_study_quick.json") if args.quick else
+                       Path(str(resources.files("helpers.lab").joinpath("data", DATA_FILE))))
+    words = list(sys.argv[1:] if argv is None else argv)
+    if "--cache" in words:  # where finished runs wait does not change them
+        at = words.index("--cache")
+        del words[at:at + 2]
+    command = " ".join(["python -m helpers.lab.overfitting_study", *words])
+    start = time.perf_counter()
+    print(f"{len(arms(design))} arms x {len(design['splits'])} splits x "
+          f"{len(design['seeds'])} seeds, up to {args.budget * design['epochs']} epochs")
+    study = check_study(run_study(design, args.budget, args.jobs, command,
+                                   args.cache))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(study, separators=(",", ":")) + "\n")
+    print(f"wrote {out} ({time.perf_counter() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

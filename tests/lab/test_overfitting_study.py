@@ -1,0 +1,107 @@
+"""Tests of helpers.lab.overfitting_study: the committed study came from the script
+(a few of its runs re-run equal it), its guard refuses a damaged study, and the
+quick mode runs end to end."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from helpers.lab import overfitting_study as study_module
+from helpers.lab.overfitting_study import (
+    STUDY,
+    arms,
+    check_study,
+    comparisons,
+    histories,
+    load_study,
+    measure_table,
+    run_arm,
+)
+
+
+@pytest.fixture(scope="module")
+def study():
+    return load_study()
+
+
+def test_the_committed_study_is_complete_and_documented(study):
+    assert study["design"] == STUDY  # the data were made with the published design
+    assert study["arms"] == arms(STUDY)
+    provenance = study["provenance"]
+    for key in ("command", "date", "torch", "numpy", "python", "training_seconds"):
+        assert provenance[key]
+    assert provenance["dtype"] == "float64"
+    n_runs = len(arms(STUDY)) * len(STUDY["splits"]) * len(STUDY["seeds"])
+    assert len(study["runs"]) == n_runs
+    params = [a["params"] for a in arms(STUDY)]
+    assert max(params) >= 10 * min(params)  # at least an order of magnitude apart
+
+
+@pytest.mark.parametrize("arm_name", ["normal-1", "separable-1"])
+def test_a_re_run_equals_the_committed_histories(study, arm_name):
+    """float64 training is deterministic: the first epochs of the committed runs
+    are re-made exactly (a constant rate makes a short run a prefix of a long one)."""
+    epochs = 3
+    arm = next(a for a in arms(STUDY) if a["name"] == arm_name)
+    again = run_arm(STUDY, arm, STUDY["splits"][0], epochs)
+    committed = histories(study)[arm_name, STUDY["splits"][0]]
+    for new, old in zip(again, committed, strict=True):
+        assert new.epoch == old.epoch[:epochs]
+        for key in ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc"):
+            np.testing.assert_allclose(getattr(new, key), getattr(old, key)[:epochs],
+                                       rtol=1e-12, atol=1e-12)
+
+
+def test_the_guard_refuses_a_damaged_study(study):
+    for damage, match in (
+        (lambda s: s["runs"].pop(), "each of its"),
+        (lambda s: s["runs"].append(s["runs"][0]), "each of its"),
+        (lambda s: s["runs"][3]["test_loss"].__setitem__(0, float("nan")), "test_loss"),
+        (lambda s: s["runs"][3]["train_acc"].__setitem__(0, 1.5), "train_acc"),
+        (lambda s: s["runs"][3]["val_loss"].pop(), "val_loss"),
+    ):
+        damaged = copy.deepcopy(study)
+        damage(damaged)
+        with pytest.raises(ValueError, match=match):
+            check_study(damaged)
+    stopped = copy.deepcopy(study)
+    run = next(r for r in stopped["runs"] if len(r["epoch"]) < 2 * STUDY["epochs"])
+    for key in ("epoch", "train_loss", "val_loss", "test_loss", "train_acc", "val_acc",
+                "test_acc"):
+        run[key] = run[key][:-1]  # stopped one epoch before its patience ran out
+    with pytest.raises(ValueError, match="patience"):
+        check_study(stopped)
+
+
+def test_budgets_cut_the_same_runs(study):
+    one, two = histories(study, 1), histories(study, 2)
+    cap = STUDY["epochs"]
+    for key, runs in one.items():
+        for short, long in zip(runs, two[key], strict=True):
+            assert short.epoch == [e for e in long.epoch if e <= cap]
+    with pytest.raises(ValueError, match="budget"):
+        histories(study, 3)
+
+
+def test_measures_and_comparisons(study):
+    table = measure_table(study, 1)
+    n = len(STUDY["splits"]) * len(STUDY["seeds"])
+    for row in table.values():
+        assert len(row["loss gap"]) == n and 0 <= row["at cap"] <= n
+        assert all(1 <= e <= STUDY["epochs"] for e in row["kept epoch"])
+    labels = [label for label, _, _ in comparisons(study)]
+    widest = max(STUDY["normal_widths"])
+    assert f"same width, {widest}" in labels and f"same budget, {widest}" in labels
+    assert "same budget, 1" not in labels  # the same networks as "same width, 1"
+
+
+def test_quick_mode_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "quick.json"
+    study_module.main(["--quick", "--budget", "1", "--out", str(out)])
+    quick = check_study(json.loads(out.read_text()))
+    assert quick["budget"] == 1 and quick["design"]["seeds"] == [0, 1]
+    assert "wrote" in capsys.readouterr().out
