@@ -207,15 +207,15 @@ def require_array(x: Any, name: str, ndim: int | tuple[int, ...] | None = None, 
 
 
 def require_input_channels(x: Any, in_channels: int, owner: str) -> None:
-    """Check that a layer input ``x`` is a floating tensor ``(B, M, H, W)`` or
-    ``(M, H, W)`` with ``M = in_channels``, as ``nn.Conv2d`` accepts. ``owner`` names
-    the layer in the message.
+    """Check that a layer input ``x`` is a floating (or, in an int8 copy, quantized)
+    tensor ``(B, M, H, W)`` or ``(M, H, W)`` with ``M = in_channels``, as ``nn.Conv2d``
+    accepts. ``owner`` names the layer in the message.
     """
     if not _is_tensor(x):
         raise TypeError(f"{owner} expected a torch.Tensor (B, M, H, W) or (M, H, W), got "
                         f"{type(x).__name__} {_describe(x)}; convert it with torch.from_numpy")
     shape = tuple(x.shape)
-    if not x.is_floating_point():
+    if not (x.is_floating_point() or x.is_quantized):
         raise TypeError(f"{owner} expected a floating-point tensor, got dtype {x.dtype}; "
                         "convert it with .float()")
     if len(shape) not in (3, 4):
@@ -235,7 +235,11 @@ def require_input_channels(x: Any, in_channels: int, owner: str) -> None:
 
 def require_layer_input(x: Any, weight: Any, owner: str) -> None:
     """Check that a floating tensor ``x`` has ``weight``'s dtype and device, as
-    ``nn.Conv2d`` needs; the message says how to convert it."""
+    ``nn.Conv2d`` needs; the message says how to convert it. A quantized input (an
+    int8 copy of the layer, whose ``weight`` is a method) is the quantized kernel's
+    to check."""
+    if x.is_quantized:
+        return
     if x.dtype != weight.dtype:
         raise TypeError(f"{owner} has {weight.dtype} weights and got a {x.dtype} input; "
                         f"convert one of them (e.g. x.to({weight.dtype}))")

@@ -183,7 +183,7 @@ def _check_image(x: torch.Tensor) -> None:
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(
             f"MobileNetV1 expects input of shape (B, 3, H, W), got {tuple(x.shape)}")
-    if not x.is_floating_point():
+    if not (x.is_floating_point() or x.is_quantized):  # quantized: an int8 copy's input
         raise TypeError(f"MobileNetV1 expects a floating-point input, got dtype {x.dtype}")
 
 
