@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from helpers.lab.convs import MOBILENET_LAYERS, _check_layers
+from helpers.lab.summaries import format_table
 from helpers.lab.timing import _check_min_run_time, time_callable
 
 # --------------------------------------------------------------------------
@@ -60,13 +61,10 @@ def numpy_vs_torch(layers: Sequence[tuple[int, int]] = MOBILENET_LAYERS, *,
 
 def format_numpy_vs_torch(rows: Sequence[Mapping[str, object]]) -> str:
     """The rows of :func:`numpy_vs_torch` as a text table (times in milliseconds)."""
-    lines = [f"{'layer (C, H)':<14}{'kind':<11}{'NumPy ms':>10}{'PyTorch ms':>12}"
-             f"{'NumPy/PyTorch':>15}"]
-    for row in rows:
-        c, s = row["layer"]  # type: ignore[misc]
-        lines.append(f"{f'({c}, {s})':<14}{row['kind']:<11}{row['numpy'] * 1e3:>10.2f}"
-                     f"{row['torch'] * 1e3:>12.3f}{row['ratio']:>15.1f}")
-    return "\n".join(lines)
+    return format_table(
+        ["layer (C, H)", "kind", "NumPy ms", "PyTorch ms", "NumPy/PyTorch"],
+        [[str(tuple(row["layer"])), row["kind"], f"{row['numpy'] * 1e3:.2f}",
+          f"{row['torch'] * 1e3:.3f}", f"{row['ratio']:.1f}"] for row in rows])
 
 
 def main() -> None:

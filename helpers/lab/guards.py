@@ -3,8 +3,9 @@
 A measurement on a shared machine can be disturbed by other programs. Three
 symptoms show it, whatever the machine:
 
-- ``spread``: the relative interquartile range of a variant's samples above a
-  stated bound (the rounds disagree);
+- ``agreement``: the best of a variant's odd rounds and the best of its even
+  rounds, two independent estimates of its time, differ by more than a stated
+  bound (undisturbed rounds were too rare to be measured reliably);
 - ``thread-speedup``: ``T`` threads faster than one by more than ``T`` (times a
   small slack): impossible for the same work, so the one-thread baseline was slowed;
 - ``peak``: an operation achieving more FLOP/s than the measured peak (times a
@@ -27,7 +28,7 @@ __all__ = ["GUARDS", "ContaminatedRun", "Failure", "GuardBounds", "find_failures
            "measure_guarded"]
 
 #: The guards' names, as :class:`ContaminatedRun` reports them.
-GUARDS = ("spread", "thread-speedup", "peak")
+GUARDS = ("agreement", "thread-speedup", "peak")
 
 
 class ContaminatedRun(RuntimeError):
@@ -42,11 +43,13 @@ class ContaminatedRun(RuntimeError):
 class GuardBounds:
     """The thresholds of the guards."""
 
-    spread: float = 0.05  #: largest relative IQR accepted
+    #: Largest relative gap between the best odd and the best even round
+    #: (:attr:`helpers.lab.timing.Measurement.agreement`).
+    agreement: float = 0.05
     slack: float = 0.05  #: tolerance of the thread-speedup and peak guards (5 %)
 
     def __post_init__(self) -> None:
-        require_number(self.spread, "spread", low=0, low_open=True)
+        require_number(self.agreement, "agreement", low=0, low_open=True)
         require_number(self.slack, "slack", low=0)
 
 
@@ -69,13 +72,14 @@ def find_failures(results: Mapping[str, Measurement], bounds: GuardBounds, *,
     """
     failures = []
     for label, m in results.items():
-        if m.relative_iqr > bounds.spread:
-            failures.append(Failure("spread", (label,),
-                                    f"{label}: relative IQR {m.relative_iqr:.1%} above the "
-                                    f"bound {bounds.spread:.0%}"))
+        if m.agreement > bounds.agreement:
+            failures.append(Failure("agreement", (label,),
+                                    f"{label}: the best odd and even rounds differ by "
+                                    f"{m.agreement:.1%}, above the bound "
+                                    f"{bounds.agreement:.0%}"))
     for one, many in thread_pairs:
         t = results[many].threads
-        speedup = results[one].median / results[many].median
+        speedup = results[one].best / results[many].best
         if speedup > t * (1 + bounds.slack):
             failures.append(Failure("thread-speedup", (one, many),
                                     f"{many} is {speedup:.2f}x faster than {one} on {t} "
@@ -84,7 +88,7 @@ def find_failures(results: Mapping[str, Measurement], bounds: GuardBounds, *,
         for label, work in (flops or {}).items():
             m = results[label]
             roof = peak if not isinstance(peak, Mapping) else peak.get(m.threads)
-            achieved = work / m.median
+            achieved = work / m.best
             if roof is not None and achieved > roof * (1 + bounds.slack):
                 failures.append(Failure("peak", (label,),
                                         f"{label} achieved {achieved / 1e9:.1f} GFLOP/s, above "

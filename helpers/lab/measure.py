@@ -39,14 +39,14 @@ __all__ = ["Settings", "main", "measure_peak", "run_specs"]
 class Settings:
     """How long and how strictly to measure."""
 
-    rounds: int = 7
+    rounds: int = 9
     min_time: float = 0.3  #: seconds per measurement (a loop of calls)
     retries: int = 3
     bounds: GuardBounds = GuardBounds()
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(rounds=7, min_time=0.02, retries=2, bounds=GuardBounds(spread=1.0))
+        return cls(rounds=7, min_time=0.02, retries=2, bounds=GuardBounds(agreement=1.0))
 
 
 def run_specs(specs: Sequence[Spec], settings: Settings, *,
@@ -83,7 +83,7 @@ def measure_peak(sizes: Sizes, settings: Settings, log=print) -> dict:
     lanes, units = simd_lanes(machine()["flags"])  # type: ignore[arg-type]
     best: dict[int, float] = {}
     for e in entries:
-        flops = e["flops"] / sorted(e["samples"])[len(e["samples"]) // 2]
+        flops = e["flops"] / min(e["samples"])
         best[e["threads"]] = max(best.get(e["threads"], 0.0), flops)
     clocks = {t: f / (t * lanes * units * 2) for t, f in best.items()}
     return {"entries": entries, "flops": {str(t): f for t, f in best.items()},
@@ -138,14 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="measure only this chapter's record (repeatable)")
     parser.add_argument("--out", help="folder to write to (default: the package data; "
                         "with --quick a temporary folder)")
-    parser.add_argument("--spread", type=float,
-                        help="largest relative IQR accepted (default 0.05; quick 1.0); "
-                        "recorded with the data")
+    parser.add_argument("--agreement", type=float,
+                        help="largest relative gap between the best odd and even rounds "
+                        "accepted (default 0.05; quick 1.0); recorded with the data")
     args = parser.parse_args(argv)
     sizes, settings = Sizes(full=not args.quick), Settings.quick() if args.quick else Settings()
-    if args.spread is not None:
+    if args.agreement is not None:
         settings = Settings(settings.rounds, settings.min_time, settings.retries,
-                            GuardBounds(spread=args.spread, slack=settings.bounds.slack))
+                            GuardBounds(agreement=args.agreement, slack=settings.bounds.slack))
     if args.out:
         out = Path(args.out)
     elif args.quick:

@@ -4,7 +4,7 @@ A record is one JSON file per chapter (``ch6.json``, ``ch8.json``,
 ``ch10.json``) in the package data folder ``helpers/lab/data`` (so it travels
 with the package wherever it is installed). It holds the provenance, the
 settings and guards, and every measurement's raw per-call samples; the
-summaries (median, interval, spread) are computed when read.
+summaries (best time, agreement, median, spread) are computed when read.
 """
 
 from __future__ import annotations
@@ -51,15 +51,15 @@ def measurement(entry: dict) -> Measurement:
 
 
 def summary(entry: dict) -> dict:
-    """An entry with its statistics added: ``median``, ``low``/``high`` (95 %
-    interval of the median), ``relative_iqr`` and, where the entry has FLOPs,
-    ``flops_per_s``."""
+    """An entry with its statistics added: ``time`` (the best round, the estimate),
+    ``agreement`` (the relative gap between the best odd and the best even round),
+    ``median`` and ``relative_iqr`` of all rounds (how often the machine disturbed
+    them) and, where the entry has FLOPs, ``flops_per_s`` at ``time``."""
     m = measurement(entry)
-    low, high, _ = m.interval()
-    out = {**entry, "median": m.median, "low": low, "high": high,
+    out = {**entry, "time": m.best, "agreement": m.agreement, "median": m.median,
            "relative_iqr": m.relative_iqr}
     if entry.get("flops"):
-        out["flops_per_s"] = entry["flops"] / m.median
+        out["flops_per_s"] = entry["flops"] / m.best
     return out
 
 
@@ -90,7 +90,7 @@ def layers_of(record: dict) -> list[tuple[int, int]]:
 
 def layer_timings(record: dict, layout: str, threads: int = 1) -> list:
     """The ``layers`` group of a record as :class:`helpers.lab.convs.LayerTiming`
-    (median seconds and relative IQR by kind), one per layer."""
+    (best seconds and relative IQR by kind), one per layer."""
     from helpers.lab.convs import LayerTiming
 
     out = []
@@ -99,7 +99,7 @@ def layer_timings(record: dict, layout: str, threads: int = 1) -> list:
                  if r["threads"] == threads]
         if not found:
             raise KeyError(f"no {layout} measurement at {threads} threads of layer {(c, h)}")
-        out.append(LayerTiming(c, h, 3, {r["params"]["kind"]: r["median"] for r in found},
+        out.append(LayerTiming(c, h, 3, {r["params"]["kind"]: r["time"] for r in found},
                                {r["params"]["kind"]: r["relative_iqr"] for r in found}))
     return out
 
@@ -119,10 +119,10 @@ def roofline_from(record: dict):
     for r in rows(record, "bandwidth"):
         level = r["params"]["level"]
         capacity = math.inf if level == "DRAM" else float(r["params"]["capacity"])
-        levels.append((level, capacity, r["bytes"] / r["median"]))
+        levels.append((level, capacity, r["bytes"] / r["time"]))
     levels.sort(key=lambda roof: roof[1])
     source = (f"measured; it implies {peak['implied_ghz']['1']:.2f} GHz x {peak['lanes']} "
               f"lanes x {peak['fma_units']} FMA units x 2")
     return Roofline(peak_flops=peak["flops"]["1"], bandwidth=levels[-1][2], threads=1,
-                    matmul_flops=gemm["flops"] / summary(gemm)["median"], peak_source=source,
+                    matmul_flops=gemm["flops"] / summary(gemm)["time"], peak_source=source,
                     levels=tuple(levels))

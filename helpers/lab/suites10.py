@@ -4,40 +4,21 @@ whole networks and int8 inference (see :mod:`helpers.lab.suites` for chapters 6 
 from __future__ import annotations
 
 import copy
-import warnings
 
 import torch
-from torch import nn
 
 from helpers.core.cost import KINDS, conv_cost, count_macs
 from helpers.core.folding import fold_batch_norm
 from helpers.core.models import mobilenet_v1
 from helpers.lab.convs import make_conv
+from helpers.lab.int8_study import int8_copy
 from helpers.lab.memory import forward_backward
 from helpers.lab.suites import LAYOUTS, Sizes, Spec, _conv_input, _forward
 
-__all__ = ["BATCH", "ch10_specs", "int8_model"]
+__all__ = ["BATCH", "ch10_specs"]
 
 #: The batch of the training-step measurements.
 BATCH = 4
-
-
-def int8_model(model: nn.Module, engine: str, example: torch.Tensor) -> nn.Module:
-    """``model`` (evaluation mode, batch norm folded) statically quantized to int8
-    for PyTorch's ``engine`` (``"x86"`` or ``"qnnpack"``) with its default qconfig,
-    calibrated on ``example``: eager mode, ``QuantStub``/``DeQuantStub`` around it."""
-    from torch.ao import quantization as tq
-
-    torch.backends.quantized.engine = engine
-    quantized = nn.Sequential(tq.QuantStub(), copy.deepcopy(model), tq.DeQuantStub()).eval()
-    quantized.qconfig = tq.get_default_qconfig(engine)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move
-        tq.prepare(quantized, inplace=True)
-        with torch.no_grad():
-            quantized(example)
-        tq.convert(quantized, inplace=True)
-    return quantized
 
 
 def ch10_specs(sizes: Sizes) -> tuple[list[Spec], list[tuple[str, str]]]:
@@ -81,7 +62,7 @@ def ch10_specs(sizes: Sizes) -> tuple[list[Spec], list[tuple[str, str]]]:
     engines = [e for e in ("x86", "qnnpack") if e in torch.backends.quantized.supported_engines]
     previous = torch.backends.quantized.engine
     for engine in engines:
-        quantized = int8_model(folded, engine, torch.cat([x, images[8]]))
+        quantized = int8_copy(folded, engine, torch.cat([x, images[8]]))
 
         def run(q=quantized, e=engine) -> object:
             torch.backends.quantized.engine = e

@@ -35,36 +35,13 @@ from helpers.core._validate import (
 )
 from helpers.core.threads import fixed_threads
 
-__all__ = ["Measurement", "Timing", "Variant", "default_clock", "median_interval",
-           "measure_rounds",
+__all__ = ["Measurement", "Timing", "Variant", "default_clock", "measure_rounds",
            "time_callable", "time_calls", "time_module", "time_rounds"]
 
 
 # --------------------------------------------------------------------------
 # statistics of a list of per-call times
 # --------------------------------------------------------------------------
-
-
-def median_interval(samples: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """A distribution-free interval for the median: ``(low, high, coverage)``.
-
-    The order statistics ``x(k)`` and ``x(n+1-k)`` with the largest ``k`` such
-    that the binomial tail ``P(B(n, 1/2) < k)`` is at most ``(1 - level) / 2``;
-    ``coverage`` is the interval's exact probability of holding the median
-    (at least ``level``). Needs at least 6 samples for 95 %.
-    """
-    values = sorted(float(require_number(s, f"samples[{i}]", low=0)) for i, s in enumerate(samples))
-    level = require_number(level, "level", low=0, high=1, low_open=True, high_open=True)
-    n = len(values)
-    tail = [math.comb(n, j) / 2**n for j in range(n + 1)]
-    k, below = 0, 0.0
-    while k < n // 2 and below + tail[k] <= (1 - level) / 2:
-        below += tail[k]
-        k += 1
-    if k == 0:
-        raise ValueError(f"samples must hold enough values for a {level:.0%} interval of the "
-                         f"median, got {n}")
-    return values[k - 1], values[n - k], 1 - 2 * below
 
 
 @dataclass(frozen=True)
@@ -76,6 +53,27 @@ class Measurement:
     threads: int = 1
 
     @property
+    def best(self) -> float:
+        """The fastest round: the estimate of the code's own time. Other programs
+        (on a virtual machine, other guests of the host) only ever add time, so
+        the least disturbed round is the best estimate; the median is not, where
+        disturbances are frequent."""
+        return min(self.samples)
+
+    @property
+    def agreement(self) -> float:
+        """How far apart the best of the odd rounds and the best of the even rounds
+        are, relative to :attr:`best`: two independent estimates of the same time.
+        Small (0.02: 2 %) when undisturbed rounds occur often enough to be caught
+        by both halves; large when the best round was a lucky outlier or when no
+        round ran undisturbed. Needs at least two rounds."""
+        if len(self.samples) < 2:
+            raise ValueError(f"{self.label}: agreement needs at least 2 rounds, got "
+                             f"{len(self.samples)}")
+        odd, even = min(self.samples[0::2]), min(self.samples[1::2])
+        return abs(odd - even) / self.best
+
+    @property
     def median(self) -> float:
         return statistics.median(self.samples)
 
@@ -85,9 +83,6 @@ class Measurement:
         q1, _, q3 = statistics.quantiles(self.samples, n=4, method="inclusive")
         return (q3 - q1) / self.median
 
-    def interval(self, level: float = 0.95) -> tuple[float, float, float]:
-        """:func:`median_interval` of the samples."""
-        return median_interval(self.samples, level)
 
 
 # --------------------------------------------------------------------------
@@ -127,7 +122,9 @@ def measure_rounds(variants: Sequence[Variant], *, rounds: int = 7, min_time: fl
     Before the rounds each variant is warmed up and calibrated: the number of
     calls ``n`` that lasts at least ``min_time / blocks``. A measurement is
     ``blocks`` loops of ``n`` calls (at least ``min_time`` in all); its sample is
-    the median time per call of the loops, so one interruption does not move it.
+    the shortest time per call of the loops: on a shared machine (a virtual one
+    whose host lends the core to others) disturbances only ever add time, so the
+    least disturbed loop is the best estimate of the code's own time.
     ``clock`` is the time source in seconds (default: :func:`default_clock`;
     a test passes a fake one).
     """
@@ -157,7 +154,7 @@ def measure_rounds(variants: Sequence[Variant], *, rounds: int = 7, min_time: fl
     for _ in range(rounds):
         for v, n, tick, out in zip(variants, counts, clocks, samples, strict=True):
             with fixed_threads(v.threads):
-                out.append(statistics.median(_loop(v.fn, n, tick) / n for _ in range(blocks)))
+                out.append(min(_loop(v.fn, n, tick) / n for _ in range(blocks)))
     return [Measurement(v.label, tuple(s), v.threads)
             for v, s in zip(variants, samples, strict=True)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from helpers.lab.summaries import module_summary
+from helpers.lab.summaries import format_table, module_summary
 
 
 def test_summary_lists_each_leaf_layer_compactly():
@@ -18,3 +18,16 @@ def test_summary_lists_each_leaf_layer_compactly():
     assert max(map(len, lines)) < 79
     with pytest.raises(TypeError, match="module"):
         module_summary("conv")
+
+
+def test_format_table_aligns_columns():
+    text = format_table(["name", "value"], [["a", "1"], ["long name", "1,234"]])
+    lines = text.splitlines()
+    assert lines[0] == "name       value"
+    assert lines[1] == "---------  -----"
+    assert lines[2] == "a              1"
+    assert lines[3] == "long name  1,234"
+    with pytest.raises(ValueError, match="columns"):
+        format_table([], [])
+    with pytest.raises(ValueError, match=r"rows\[0\]"):
+        format_table(["a", "b"], [["x"]])

@@ -1,0 +1,189 @@
+"""Static int8 quantization of trained separable networks: per tensor against per channel.
+
+Chapter 10's study of the failure :cite:`sheng2018quantization` traced in MobileNetV1:
+a depthwise channel whose input ReLU has switched off for good computes a constant,
+its batch norm's running variance falls towards zero, and folding the batch norm
+multiplies that channel's weights by :math:`\\gamma / \\sqrt{\\epsilon}`. One scale per
+tensor must then cover those weights, and the other channels round to a few levels.
+
+Each run trains the separable digits network (float64, seeded), folds its batch
+norms, and quantizes it with PyTorch's eager static post-training quantization
+(``torch.ao.quantization``: activation observers calibrated on training images,
+int8 weights and activations, int32 biases, requantization between layers) on each
+CPU backend this PyTorch ships, with one weight scale per tensor and one per
+channel. ``python -m helpers.lab.int8_study`` writes every run to
+``helpers/lab/data/int8_study.json``; chapter 10 reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from helpers.core.folding import fold_batch_norm
+from helpers.lab.cnn import make_cnn
+from helpers.lab.digits import Split, load_digits_split
+from helpers.lab.train import evaluate, train
+
+__all__ = ["DATA", "SCHEMES", "StudySettings", "dead_channels", "int8_copy", "run", "study"]
+
+#: Where the committed results live (package data: a notebook on Colab finds them).
+DATA = Path(__file__).with_name("data") / "int8_study.json"
+
+#: The weight-scale schemes compared: the name and whether scales are per channel.
+SCHEMES = {"per tensor": False, "per channel": True}
+
+#: A batch norm whose running variance is below this computes a constant: its
+#: input channel is dead (the ReLU before it never lets anything through).
+DEAD_VARIANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """What the study trains: ``seeds`` (initial weights and batch order), the
+    network's ``width``, ``epochs`` at learning rate ``lr``, and how many training
+    images calibrate the activation observers."""
+
+    seeds: tuple[int, ...] = tuple(range(10))
+    width: int = 32
+    epochs: int = 30
+    lr: float = 1e-2
+    batch_size: int = 64
+    calibration: int = 512
+
+
+def engines() -> list[str]:
+    """The CPU backends of static quantization this PyTorch ships, of x86 and qnnpack."""
+    return [e for e in ("x86", "qnnpack") if e in torch.backends.quantized.supported_engines]
+
+
+def int8_copy(model: nn.Module, engine: str, calibration: torch.Tensor,
+              per_channel: bool | None = None) -> nn.Module:
+    """An int8 copy of the float32 ``model`` (evaluation mode, batch norms folded)
+    for ``engine`` (``"x86"`` or ``"qnnpack"``), calibrated on ``calibration``:
+    eager mode, ``QuantStub``/``DeQuantStub`` around it, the backend's default
+    qconfig, or its default activation observer with symmetric MinMax weight
+    scales, one per output channel (``per_channel=True``) or one per tensor
+    (``False``). ``model`` is left as it was."""
+    from torch.ao import quantization as tq
+
+    previous = torch.backends.quantized.engine
+    torch.backends.quantized.engine = engine
+    try:
+        quantized = nn.Sequential(tq.QuantStub(), copy.deepcopy(model), tq.DeQuantStub()).eval()
+        qconfig = tq.get_default_qconfig(engine)
+        if per_channel is not None:
+            qconfig = tq.QConfig(activation=qconfig.activation,
+                                 weight=(tq.default_per_channel_weight_observer if per_channel
+                                         else tq.default_weight_observer))
+        quantized.qconfig = qconfig
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization announces its move
+            tq.prepare(quantized, inplace=True)
+            with torch.no_grad():
+                quantized(calibration)
+            tq.convert(quantized, inplace=True)
+    finally:
+        torch.backends.quantized.engine = previous
+    return quantized
+
+
+def int8_accuracy(model: nn.Module, engine: str, data: Split) -> float:
+    """The accuracy of an int8 ``model`` from :func:`int8_copy` on ``data``."""
+    previous = torch.backends.quantized.engine
+    torch.backends.quantized.engine = engine
+    try:
+        with torch.no_grad():
+            predicted = model(data.x.float()).argmax(dim=1)
+    finally:
+        torch.backends.quantized.engine = previous
+    return float((predicted == data.y).double().mean())
+
+
+def dead_channels(model: nn.Module) -> dict[str, int]:
+    """For each batch norm right after a depthwise convolution, how many of its
+    channels have a running variance below :data:`DEAD_VARIANCE` (a dead input)."""
+    counts = {}
+    for name, module in model.named_modules():
+        depthwise = getattr(module, "depthwise", None)
+        norm = getattr(module, "depthwise_norm", None)
+        if isinstance(norm, nn.BatchNorm2d) and depthwise is not None:
+            counts[name] = int((norm.running_var < DEAD_VARIANCE).sum())
+    return counts
+
+
+def folded_spreads(folded: nn.Module) -> dict[str, float]:
+    """Per convolution of a folded network, its widest channel's largest |weight|
+    over its narrowest channel's: how much one scale per tensor costs it."""
+    spreads = {}
+    for name, module in folded.named_modules():
+        if isinstance(module, nn.Conv2d):
+            ranges = module.weight.detach().abs().flatten(1).amax(dim=1)
+            spreads[name] = float(ranges.max() / ranges.min())
+    return spreads
+
+
+def run(seed: int, settings: StudySettings, data=None) -> dict:
+    """One run: train with ``seed``, fold, quantize every way; every number of it."""
+    data = data or load_digits_split(seed=0)
+    model = make_cnn("separable", settings.width, seed=seed)
+    train(model, data.train, data.val, epochs=settings.epochs, lr=settings.lr,
+          batch_size=settings.batch_size, seed=seed)
+    model = model.float().eval()
+    folded = fold_batch_norm(model)
+    result = {"seed": seed, "float": evaluate(folded, data.test)[1],
+              "dead": dead_channels(model), "spread": folded_spreads(folded), "int8": {}}
+    calibration = data.train.x[:settings.calibration].float()
+    for engine in engines():
+        for scheme, per_channel in SCHEMES.items():
+            quantized = int8_copy(folded, engine, calibration, per_channel)
+            result["int8"][f"{engine} {scheme}"] = int8_accuracy(quantized, engine, data.test)
+    return result
+
+
+def study(settings: StudySettings, log=print) -> dict:
+    """Every run of ``settings``, with the provenance of the whole study."""
+    data = load_digits_split(seed=0)
+    start = time.perf_counter()
+    runs = []
+    for seed in settings.seeds:
+        runs.append(run(seed, settings, data))
+        log(f"seed {seed}: float {runs[-1]['float']:.3f}, int8 {runs[-1]['int8']}")
+    return {"settings": {k: (list(v) if isinstance(v, tuple) else v)
+                         for k, v in settings.__dict__.items()},
+            "provenance": {"torch": torch.__version__, "python": platform.python_version(),
+                           "machine": platform.machine(), "engines": engines(),
+                           "date": time.strftime("%Y-%m-%d"),
+                           "seconds": round(time.perf_counter() - start, 1)},
+            "test_images": len(data.test), "runs": runs}
+
+
+def load() -> dict:
+    """The committed study (written by ``python -m helpers.lab.int8_study``)."""
+    return json.loads(DATA.read_text(encoding="utf-8"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="two short runs, printed, nothing written")
+    args = parser.parse_args(argv)
+    if args.quick:
+        print(json.dumps(study(StudySettings(seeds=(0, 1), epochs=2)), indent=1)[:2000])
+        return
+    record = study(StudySettings())
+    DATA.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {DATA}")
+
+
+if __name__ == "__main__":
+    main()
