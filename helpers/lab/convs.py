@@ -87,8 +87,10 @@ class LayerTiming:
     channels: int
     size: int
     kernel_size: int
-    seconds: Mapping[str, float]  #: median seconds per call, by kind
-    relative_iqr: Mapping[str, float] = field(default_factory=dict)  #: spread, by kind
+    seconds: Mapping[str, float]  #: seconds per call, by kind
+    #: Relative uncertainty of each time, by kind: the relative IQR of one
+    #: measurement, or the agreement of a recorded best round (helpers.lab.records).
+    noise: Mapping[str, float] = field(default_factory=dict)
 
     def macs(self, kind: str) -> int:
         """Multiply-adds of ``kind`` on this layer (from :func:`helpers.core.cost.conv_cost`)."""
@@ -143,7 +145,7 @@ def time_layers(layers: Sequence[tuple[int, int]] = MOBILENET_LAYERS, *,
             module = make_conv(kind, channels, kernel_size).to(memory_format=memory_format)
             t = time_module(module, x, threads=threads, min_run_time=min_run_time,
                             label=f"{kind} C={channels} H={size}", repeats=repeats)
-            seconds[kind], spread[kind] = t.median, t.relative_iqr
+            seconds[kind], spread[kind] = t.median, t.relative_iqr  # one measurement
         results.append(LayerTiming(channels, size, kernel_size, seconds, spread))
     return results
 

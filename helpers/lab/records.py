@@ -90,7 +90,7 @@ def layers_of(record: dict) -> list[tuple[int, int]]:
 
 def layer_timings(record: dict, layout: str, threads: int = 1) -> list:
     """The ``layers`` group of a record as :class:`helpers.lab.convs.LayerTiming`
-    (best seconds and relative IQR by kind), one per layer."""
+    (best seconds and their agreement by kind), one per layer."""
     from helpers.lab.convs import LayerTiming
 
     out = []
@@ -100,7 +100,7 @@ def layer_timings(record: dict, layout: str, threads: int = 1) -> list:
         if not found:
             raise KeyError(f"no {layout} measurement at {threads} threads of layer {(c, h)}")
         out.append(LayerTiming(c, h, 3, {r["params"]["kind"]: r["time"] for r in found},
-                               {r["params"]["kind"]: r["relative_iqr"] for r in found}))
+                               {r["params"]["kind"]: r["agreement"] for r in found}))
     return out
 
 

@@ -89,7 +89,7 @@ def test_time_layers_structure():
     for r in results:
         assert set(r.seconds) == set(KINDS)
         assert all(v > 0 for v in r.seconds.values())
-        assert set(r.relative_iqr) == set(KINDS)
+        assert set(r.noise) == set(KINDS)
         assert r.measured_speedup > 0
         normal = conv_cost("normal", r.channels, r.size).macs
         assert r.theoretical_speedup == pytest.approx(
