@@ -3,9 +3,8 @@
 A measurement on a shared machine can be disturbed by other programs. Three
 symptoms show it, whatever the machine:
 
-- ``agreement``: the best of a variant's odd rounds and the best of its even
-  rounds, two independent estimates of its time, differ by more than a stated
-  bound (undisturbed rounds were too rare to be measured reliably);
+- ``agreement``: no other round reproduced a variant's fastest round within a
+  stated bound (undisturbed rounds were too rare to be measured reliably);
 - ``thread-speedup``: ``T`` threads faster than one by more than ``T`` (times a
   small slack): impossible for the same work, so the one-thread baseline was slowed;
 - ``peak``: an operation achieving more FLOP/s than the measured peak (times a
@@ -43,7 +42,7 @@ class ContaminatedRun(RuntimeError):
 class GuardBounds:
     """The thresholds of the guards."""
 
-    #: Largest relative gap between the best odd and the best even round
+    #: Largest relative gap between the fastest and the second-fastest round
     #: (:attr:`helpers.lab.timing.Measurement.agreement`).
     agreement: float = 0.05
     slack: float = 0.05  #: tolerance of the thread-speedup and peak guards (5 %)
@@ -74,7 +73,7 @@ def find_failures(results: Mapping[str, Measurement], bounds: GuardBounds, *,
     for label, m in results.items():
         if m.agreement > bounds.agreement:
             failures.append(Failure("agreement", (label,),
-                                    f"{label}: the best odd and even rounds differ by "
+                                    f"{label}: the two fastest rounds differ by "
                                     f"{m.agreement:.1%}, above the bound "
                                     f"{bounds.agreement:.0%}"))
     for one, many in thread_pairs:

@@ -39,7 +39,7 @@ __all__ = ["Settings", "main", "measure_peak", "run_specs"]
 class Settings:
     """How long and how strictly to measure."""
 
-    rounds: int = 9
+    rounds: int = 11
     min_time: float = 0.3  #: seconds per measurement (a loop of calls)
     retries: int = 3
     bounds: GuardBounds = GuardBounds()
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", help="folder to write to (default: the package data; "
                         "with --quick a temporary folder)")
     parser.add_argument("--agreement", type=float,
-                        help="largest relative gap between the best odd and even rounds "
+                        help="largest relative gap between the two fastest rounds "
                         "accepted (default 0.05; quick 1.0); recorded with the data")
     args = parser.parse_args(argv)
     sizes, settings = Sizes(full=not args.quick), Settings.quick() if args.quick else Settings()

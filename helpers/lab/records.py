@@ -52,7 +52,7 @@ def measurement(entry: dict) -> Measurement:
 
 def summary(entry: dict) -> dict:
     """An entry with its statistics added: ``time`` (the best round, the estimate),
-    ``agreement`` (the relative gap between the best odd and the best even round),
+    ``agreement`` (the relative gap between the two fastest rounds),
     ``median`` and ``relative_iqr`` of all rounds (how often the machine disturbed
     them) and, where the entry has FLOPs, ``flops_per_s`` at ``time``."""
     m = measurement(entry)

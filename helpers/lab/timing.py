@@ -62,16 +62,15 @@ class Measurement:
 
     @property
     def agreement(self) -> float:
-        """How far apart the best of the odd rounds and the best of the even rounds
-        are, relative to :attr:`best`: two independent estimates of the same time.
-        Small (0.02: 2 %) when undisturbed rounds occur often enough to be caught
-        by both halves; large when the best round was a lucky outlier or when no
-        round ran undisturbed. Needs at least two rounds."""
+        """How far the second-fastest round is above the fastest, relative to it.
+        Small (0.02: 2 %) when another round reproduced the best time, so that it
+        is the undisturbed time and not one lucky round; large when undisturbed
+        rounds were too rare to be caught twice. Needs at least two rounds."""
         if len(self.samples) < 2:
             raise ValueError(f"{self.label}: agreement needs at least 2 rounds, got "
                              f"{len(self.samples)}")
-        odd, even = min(self.samples[0::2]), min(self.samples[1::2])
-        return abs(odd - even) / self.best
+        fastest, second = sorted(self.samples)[:2]
+        return (second - fastest) / fastest
 
     @property
     def median(self) -> float:
