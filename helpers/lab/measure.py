@@ -39,7 +39,7 @@ __all__ = ["Settings", "main", "measure_peak", "run_specs"]
 class Settings:
     """How long and how strictly to measure."""
 
-    rounds: int = 11
+    rounds: int = 15
     min_time: float = 0.3  #: seconds per measurement (a loop of calls)
     retries: int = 3
     bounds: GuardBounds = GuardBounds()

@@ -20,8 +20,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 from helpers.book.figures.style import CHANNEL_COLORS, KIND_COLORS, annotate_bars, book_style
 
 __all__ = [
-    "plot_accuracy_vs_bits",
     "plot_channel_ranges",
+    "plot_int8_accuracy",
     "plot_latency",
     "plot_memory",
     "plot_training_speedup",
@@ -196,35 +196,40 @@ def plot_channel_ranges(ranges: Sequence[float], per_tensor_error: Sequence[floa
     return fig
 
 
-def plot_accuracy_vs_bits(bits: Sequence[int], per_tensor: Sequence[float],
-                          per_channel: Sequence[float], float_accuracy: float, *,
-                          title: str | None = None) -> Figure:
-    """Test accuracy (fractions in [0, 1], shown in percent) against the weights'
-    bit width, for one scale per tensor and one per channel, with the unquantized
-    model's accuracy as a dashed line."""
-    bits_ = _numbers(bits, "bits", positive=True)
-    if any(b != int(b) or b < 2 for b in bits_):
-        raise ValueError(f"bits must hold ints >= 2, got {list(bits)!r}")
-    n = len(bits_)
-    tensor_acc = _numbers(per_tensor, "per_tensor", length=n)
-    channel_acc = _numbers(per_channel, "per_channel", length=n)
-    (reference,) = _numbers([float_accuracy], "float_accuracy")
-    if max(*tensor_acc, *channel_acc, reference) > 1:
+def plot_int8_accuracy(accuracy: Mapping[str, Sequence[float]],
+                       float_accuracy: Sequence[float], *, title: str = "") -> Figure:
+    """Test accuracy (fractions in [0, 1], shown in percent) of every run under each
+    int8 configuration, one column of dots a configuration, each run's float
+    accuracy in the first column; a run's dots are joined across the columns, so
+    a run that collapses under one configuration only stands out."""
+    if not isinstance(accuracy, Mapping) or not accuracy:
+        raise TypeError(f"accuracy must be a non-empty mapping of configuration to "
+                        f"accuracies, got {accuracy!r}")
+    floats = _numbers(float_accuracy, "float_accuracy")
+    n = len(floats)
+    columns = {"float32": floats}
+    for name, values in accuracy.items():
+        columns[str(name)] = _numbers(values, f"accuracy[{name!r}]", length=n)
+    if max(max(v) for v in columns.values()) > 1 or min(min(v) for v in columns.values()) < 0:
         raise ValueError("accuracies must be fractions in [0, 1]")
+    if isinstance(title, bool) or not isinstance(title, str):
+        raise TypeError(f"title must be a str, got {title!r}")
+    names = list(columns)
+    colors = ["black"] + [PER_TENSOR_COLOR if "tensor" in k else PER_CHANNEL_COLOR
+                          for k in names[1:]]
     with book_style():
-        fig, ax = plt.subplots(figsize=(7.0, 4.2))
-        ax.axhline(100 * reference, color="black", linestyle="--", linewidth=1,
-                   label="float (no quantization)")
-        ax.plot(bits_, [100 * a for a in tensor_acc], marker="o", color=PER_TENSOR_COLOR,
-                label="one scale per tensor")
-        ax.plot(bits_, [100 * a for a in channel_acc], marker="s", color=PER_CHANNEL_COLOR,
-                label="one scale per channel")
-        ax.set_xticks([int(b) for b in bits_])
-        ax.set_xlabel("bits per weight")
+        fig, ax = plt.subplots(figsize=(7.4, 4.4))
+        values = np.array([columns[k] for k in names]) * 100  # (configurations, runs)
+        for run in range(n):
+            ax.plot(range(len(names)), values[:, run], color="#BBBBBB", linewidth=0.8,
+                    zorder=1)
+        for i, color in enumerate(colors):
+            ax.scatter(np.full(n, i), values[i], color=color, s=28, zorder=2,
+                       edgecolor="white", linewidth=0.5)
+        ax.set_xticks(range(len(names)), [k.replace(" ", "\n", 1) for k in names])
         ax.set_ylabel("test accuracy (%)")
         ax.set_ylim(0, 100)
-        ax.set_title(title or "Weight quantization of the trained digits network")
-        ax.legend(loc="lower right")
+        ax.set_title(title or "Static int8 quantization of the trained digits networks")
     return fig
 
 
