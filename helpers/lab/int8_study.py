@@ -30,11 +30,13 @@ import torch
 from torch import nn
 
 from helpers.core.folding import fold_batch_norm
+from helpers.core.quantize import channel_quantization_error
 from helpers.lab.cnn import make_cnn
 from helpers.lab.digits import Split, load_digits_split
 from helpers.lab.train import evaluate, train
 
-__all__ = ["DATA", "SCHEMES", "StudySettings", "dead_channels", "int8_copy", "run", "study"]
+__all__ = ["DATA", "SCHEMES", "StudySettings", "dead_channels", "int8_copy", "load", "run",
+           "study", "zero_dead_channels"]
 
 #: Where the committed results live (package data: a notebook on Colab finds them).
 DATA = Path(__file__).with_name("data") / "int8_study.json"
@@ -55,8 +57,8 @@ class StudySettings:
 
     seeds: tuple[int, ...] = tuple(range(10))
     width: int = 32
-    epochs: int = 30
-    lr: float = 1e-2
+    epochs: int = 15
+    lr: float = 3e-2
     batch_size: int = 64
     calibration: int = 512
 
@@ -121,6 +123,22 @@ def dead_channels(model: nn.Module) -> dict[str, int]:
     return counts
 
 
+def zero_dead_channels(model: nn.Module, folded: nn.Module) -> nn.Module:
+    """A copy of ``folded`` (the batch-norm-folded ``model``) in which the weights of
+    every depthwise channel whose batch norm saw a dead input (:func:`dead_channels`)
+    are zero. Such a channel's input is zero whenever the network runs, so its
+    weights never matter in float; after folding they are the largest of the layer."""
+    fixed = copy.deepcopy(folded)
+    modules = dict(fixed.named_modules())
+    for name, module in model.named_modules():
+        norm = getattr(module, "depthwise_norm", None)
+        if isinstance(norm, nn.BatchNorm2d):
+            dead = norm.running_var < DEAD_VARIANCE
+            with torch.no_grad():
+                modules[f"{name}.depthwise.conv"].weight[dead] = 0
+    return fixed
+
+
 def folded_spreads(folded: nn.Module) -> dict[str, float]:
     """Per convolution of a folded network, its widest channel's largest |weight|
     over its narrowest channel's: how much one scale per tensor costs it."""
@@ -132,21 +150,43 @@ def folded_spreads(folded: nn.Module) -> dict[str, float]:
     return spreads
 
 
+def widest_layer(folded: nn.Module) -> dict:
+    """The depthwise layer of ``folded`` whose channel ranges spread most: its name,
+    each channel's largest |weight| and 8-bit relative error per tensor and per
+    channel (:func:`helpers.core.quantize.channel_quantization_error`)."""
+    spreads = folded_spreads(folded)
+    name = max((n for n, m in folded.named_modules()
+                if isinstance(m, nn.Conv2d) and m.groups > 1), key=spreads.get)
+    weight = dict(folded.named_modules())[name].weight.detach()
+    return {"name": name,
+            "ranges": weight.abs().flatten(1).amax(dim=1).tolist(),
+            "per_tensor_error": channel_quantization_error(weight, 8, False).tolist(),
+            "per_channel_error": channel_quantization_error(weight, 8, True).tolist()}
+
+
 def run(seed: int, settings: StudySettings, data=None) -> dict:
-    """One run: train with ``seed``, fold, quantize every way; every number of it."""
+    """One run: train with ``seed``, fold, quantize every way; every number of it.
+    ``int8`` holds the accuracy of each engine and scheme, and of one scale per
+    tensor after :func:`zero_dead_channels` (``"<engine> per tensor, dead zeroed"``)."""
     data = data or load_digits_split(seed=0)
     model = make_cnn("separable", settings.width, seed=seed)
     train(model, data.train, data.val, epochs=settings.epochs, lr=settings.lr,
           batch_size=settings.batch_size, seed=seed)
     model = model.float().eval()
     folded = fold_batch_norm(model)
+    zeroed = zero_dead_channels(model, folded)
     result = {"seed": seed, "float": evaluate(folded, data.test)[1],
-              "dead": dead_channels(model), "spread": folded_spreads(folded), "int8": {}}
+              "float_zeroed": evaluate(zeroed, data.test)[1],
+              "dead": dead_channels(model), "spread": folded_spreads(folded),
+              "widest": widest_layer(folded), "int8": {}}
     calibration = data.train.x[:settings.calibration].float()
     for engine in engines():
         for scheme, per_channel in SCHEMES.items():
             quantized = int8_copy(folded, engine, calibration, per_channel)
             result["int8"][f"{engine} {scheme}"] = int8_accuracy(quantized, engine, data.test)
+        quantized = int8_copy(zeroed, engine, calibration, per_channel=False)
+        result["int8"][f"{engine} per tensor, dead zeroed"] = int8_accuracy(
+            quantized, engine, data.test)
     return result
 
 
