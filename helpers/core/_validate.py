@@ -84,6 +84,27 @@ def require_positive_int(value: Any, name: str, maximum: int | None = None) -> i
     return require_int(value, name, minimum=1, maximum=maximum)
 
 
+#: The largest seed ``torch.Generator.manual_seed`` takes (an unsigned 64-bit integer).
+MAX_SEED = 2**64 - 1
+
+
+def require_seed(value: Any, name: str = "seed") -> int:
+    """Return a seed: an int from 0 to :data:`MAX_SEED` (NumPy integers too, not bools)."""
+    return require_int(value, name, minimum=0, maximum=MAX_SEED)
+
+
+def require_seeds(values: Any, name: str = "seeds") -> list[int]:
+    """Return a non-empty list, tuple or 1-D integer array of seeds as a list of ints."""
+    if (isinstance(values, np.ndarray) or _is_tensor(values)) and values.ndim == 1:
+        values = values.tolist()
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a list of seeds (non-negative ints), got "
+                        f"{_describe(values)}")
+    if not values:
+        raise ValueError(f"{name} must hold at least one seed, got {_describe(values)}")
+    return [require_seed(v, f"{name}[{i}]") for i, v in enumerate(values)]
+
+
 def require_bool(value: Any, name: str) -> bool:
     """Return ``value`` as a bool; only True and False (Python, NumPy or 0-d) are accepted."""
     value = _scalar(value)
@@ -111,7 +132,7 @@ def require_number(value: Any, name: str, *, low: float | None = None,
     try:
         number = float(value)
     except OverflowError:  # an int beyond float's range
-        number = math.copysign(math.inf, value)
+        number = math.inf if value > 0 else -math.inf
     if not math.isfinite(number) or (
             low is not None and (number < low or (low_open and number == low))) or (
             high is not None and (number > high or (high_open and number == high))):

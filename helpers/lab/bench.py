@@ -25,7 +25,9 @@ def numpy_vs_torch(layers: Sequence[tuple[int, int]] = MOBILENET_LAYERS, *,
     """Time our NumPy ``conv2d`` and ``depthwise_conv2d`` against PyTorch, one thread each.
 
     Returns one row per layer and kind: ``layer``, ``kind``, ``numpy`` and
-    ``torch`` seconds, and ``ratio`` = numpy / torch.
+    ``torch`` seconds, and ``ratio`` = numpy / torch. The layers are checked before
+    anything is allocated (at most :data:`helpers.lab.convs.MAX_CHANNELS` channels
+    and :data:`helpers.lab.convs.MAX_ACTIVATION` numbers an input).
     """
     import numpy as np
     from threadpoolctl import threadpool_limits
@@ -61,6 +63,13 @@ def numpy_vs_torch(layers: Sequence[tuple[int, int]] = MOBILENET_LAYERS, *,
 
 def format_numpy_vs_torch(rows: Sequence[Mapping[str, object]]) -> str:
     """The rows of :func:`numpy_vs_torch` as a text table (times in milliseconds)."""
+    keys = ("layer", "kind", "numpy", "torch", "ratio")
+    if isinstance(rows, str | Mapping) or not isinstance(rows, Sequence):
+        raise TypeError(f"rows must be a list of numpy_vs_torch rows, got {type(rows).__name__}")
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping) or any(key not in row for key in keys):
+            raise ValueError(f"rows[{i}] must be a numpy_vs_torch row with keys {keys}, "
+                             f"got {row!r}")
     return format_table(
         ["layer (C, H)", "kind", "NumPy ms", "PyTorch ms", "NumPy/PyTorch"],
         [[str(tuple(row["layer"])), row["kind"], f"{row['numpy'] * 1e3:.2f}",

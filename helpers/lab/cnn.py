@@ -10,7 +10,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from helpers.core._validate import require_bool, require_int, require_positive_int
+from helpers.core._validate import (
+    require_bool,
+    require_positive_int,
+    require_seed,
+    require_seeds,
+)
 from helpers.core.cost import count_parameters
 from helpers.core.layers import DepthwiseConv2d, DepthwiseSeparableConv2d, PointwiseConv2d
 from helpers.core.models import ConvBNReLU
@@ -67,7 +72,7 @@ def make_cnn(kind: str = "normal", width: int = 8, *, batch_norm: bool = True,
         # fused multiply-add), and training grows a last-bit difference into another
         # network; float64 draws differ by ~1e-16 at most and round to the same
         # float32 weights on every machine.
-        seed = require_int(seed, "seed", minimum=0)
+        seed = require_seed(seed, "seed")
         default_dtype = torch.get_default_dtype()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -188,7 +193,7 @@ def _stack_layer(layers: list[nn.Module]) -> list[nn.Module]:
             if conv.bias is not None:
                 conv.bias.copy_(torch.cat([layer.bias for layer in layers]))
         return [conv]
-    if isinstance(first, nn.BatchNorm2d):
+    if isinstance(first, nn.BatchNorm2d) and first.affine and first.track_running_stats:
         norm = nn.BatchNorm2d(members * first.num_features, eps=first.eps,
                               momentum=first.momentum)
         with torch.no_grad():
@@ -199,7 +204,8 @@ def _stack_layer(layers: list[nn.Module]) -> list[nn.Module]:
         return [_GroupedLinear(layers)]
     if isinstance(first, nn.ReLU | nn.MaxPool2d | nn.AdaptiveAvgPool2d | nn.Flatten):
         return [first]
-    raise TypeError(f"cannot stack a {type(first).__name__}")
+    raise TypeError(f"stack_cnns cannot stack a {type(first).__name__}: models must be "
+                    "make_cnn models")
 
 
 def stack_cnns(models: list[nn.Sequential]) -> nn.Sequential:
@@ -213,12 +219,18 @@ def stack_cnns(models: list[nn.Sequential]) -> nn.Sequential:
     each member exactly as on its own, in one pass instead of ``S``. The models
     must have the same kind and width.
     """
-    if not isinstance(models, list | tuple) or not models:
-        raise ValueError("models must be a non-empty list of make_cnn models")
-    shapes = {tuple((type(m).__name__, tuple(p.shape)) for m in model for p in m.parameters())
-              for model in models}
-    if len(shapes) != 1:
-        raise ValueError("models must all have the same kind and width")
+    if not isinstance(models, list | tuple):
+        raise TypeError(f"models must be a list of make_cnn models, got {type(models).__name__}")
+    if not models:
+        raise ValueError("models must be a non-empty list of make_cnn models, got an empty one")
+    for i, model in enumerate(models):
+        if not isinstance(model, nn.Sequential) or next(model.parameters(), None) is None:
+            raise TypeError(f"models[{i}] must be a make_cnn model (an nn.Sequential with "
+                            f"parameters), got {type(model).__name__}")
+    if len({repr(model) for model in models}) != 1:  # every layer's settings and sizes
+        raise ValueError("models must all have the same kind and width (the same layers)")
+    if len({(p.dtype, p.device) for model in models for p in model.parameters()}) != 1:
+        raise ValueError("models must all have the same dtype and device")
     layers: list[nn.Module] = [_Replicate(len(models))]
     for index in range(len(models[0])):
         layers += _stack_layer([model[index] for model in models])
@@ -227,9 +239,14 @@ def stack_cnns(models: list[nn.Sequential]) -> nn.Sequential:
 
 def make_cnn_ensemble(kind: str, width: int, seeds: list[int] | tuple[int, ...], *,
                       batch_norm: bool = True, num_classes: int = 10) -> nn.Sequential:
-    """:func:`stack_cnns` of ``make_cnn(kind, width, seed=s)`` for every ``s`` in ``seeds``:
-    the same initial weights as the separately built models."""
-    if isinstance(seeds, int) or not seeds:
-        raise ValueError(f"seeds must be a non-empty sequence of seeds, got {seeds!r}")
+    """:func:`stack_cnns` of ``make_cnn(kind, width, seed=s)`` for every ``s`` in ``seeds``
+    (a list, tuple or 1-D integer array): the same initial weights as the separately
+    built models. Ensembles above :data:`MAX_PARAMETERS` parameters are refused."""
+    seeds = require_seeds(seeds, "seeds")
+    total = len(seeds) * cnn_parameters(kind, width, batch_norm=batch_norm,
+                                        num_classes=num_classes)
+    if total > MAX_PARAMETERS:
+        raise ValueError(f"{len(seeds)} seeds (members) of width={width} give {total:,} "
+                         f"parameters, above the limit of {MAX_PARAMETERS:,}")
     return stack_cnns([make_cnn(kind, width, batch_norm=batch_norm, seed=seed,
                                 num_classes=num_classes) for seed in seeds])

@@ -16,13 +16,32 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from helpers.core._validate import require_number, require_positive_int
+from helpers.core._validate import (
+    require_number,
+    require_parameter_count,
+    require_positive_int,
+    require_seed,
+)
 from helpers.core.cost import KINDS, conv_cost
 from helpers.core.geometry import same_padding
-from helpers.lab.timing import time_module
+from helpers.core.threads import MAX_THREADS
+from helpers.lab.timing import _check_min_run_time, time_module
 
 #: MobileNetV1's 3x3 stages as (channels, height = width) of a 224x224 input.
 MOBILENET_LAYERS: tuple[tuple[int, int], ...] = ((32, 112), (128, 56), (256, 28), (512, 14))
+
+#: The most channels :func:`make_conv` and :func:`time_layers` build: twice
+#: MobileNet's widest layer (a normal 3x3 convolution this wide has 38 million
+#: weights). Larger is a typo, refused before anything is allocated.
+MAX_CHANNELS = 2048
+
+#: The largest layer input (channels x size x size numbers) :func:`time_layers`
+#: and :func:`helpers.lab.bench.numpy_vs_torch` allocate: 16 MB of float32, ten
+#: times MobileNet's largest 3x3 input (32 x 112 x 112).
+MAX_ACTIVATION = 2**22
+
+#: The most repeated measurements a timing function of the lab takes (``repeats``).
+MAX_REPEATS = 100
 
 
 def _check_kind(kind: object, name: str = "kind") -> str:
@@ -46,8 +65,12 @@ def _check_layers(layers: object) -> tuple[tuple[int, int], ...]:
     for i, layer in enumerate(layers):
         if isinstance(layer, str) or not isinstance(layer, Sequence) or len(layer) != 2:
             raise TypeError(f"layers[{i}] must be a (channels, size) pair, got {layer!r}")
-        checked.append((require_positive_int(layer[0], f"layers[{i}][0] (channels)"),
-                        require_positive_int(layer[1], f"layers[{i}][1] (size)")))
+        c = require_positive_int(layer[0], f"layers[{i}][0] (channels)", maximum=MAX_CHANNELS)
+        h = require_positive_int(layer[1], f"layers[{i}][1] (size)")
+        if c * h * h > MAX_ACTIVATION:
+            raise ValueError(f"layers[{i}] = ({c}, {h}) needs an input of {c * h * h:,} "
+                             f"numbers, above the limit of {MAX_ACTIVATION:,}")
+        checked.append((c, h))
     return tuple(checked)
 
 
@@ -60,16 +83,26 @@ def _check_memory_format(memory_format: object) -> torch.memory_format:
     return memory_format  # type: ignore[return-value]
 
 
-def make_conv(kind: str, channels: int, kernel_size: int = 3) -> nn.Module:
-    """A ``channels -> channels`` convolution of one kind, stride 1, "same" padding, no bias.
-
-    ``"separable"`` is ``nn.Sequential(depthwise, pointwise)``.
-    """
+def _check_conv(kind: object, channels: object, kernel_size: object) -> tuple[str, int, int]:
+    """``(kind, channels, kernel_size)`` of :func:`make_conv`, checked (sizes too)."""
     kind = _check_kind(kind)
-    c = require_positive_int(channels, "channels")
+    c = require_positive_int(channels, "channels", maximum=MAX_CHANNELS)
     k = require_positive_int(kernel_size, "kernel_size")
     if k % 2 == 0:
         raise ValueError(f"kernel_size must be odd (for 'same' padding), got {k}")
+    require_parameter_count(conv_cost(kind, c, 1, k).params, f"a {kind} convolution",
+                            f"channels={c}, kernel_size={k}")
+    return kind, c, k
+
+
+def make_conv(kind: str, channels: int, kernel_size: int = 3) -> nn.Module:
+    """A ``channels -> channels`` convolution of one kind, stride 1, "same" padding, no bias.
+
+    ``"separable"`` is ``nn.Sequential(depthwise, pointwise)``. At most
+    :data:`MAX_CHANNELS` channels and
+    :data:`helpers.core._validate.MAX_PARAMETERS` weights.
+    """
+    kind, c, k = _check_conv(kind, channels, kernel_size)
     padding = same_padding(k)[0]
     if kind == "normal":
         return nn.Conv2d(c, c, k, padding=padding, bias=False)
@@ -92,6 +125,24 @@ class LayerTiming:
     #: measurement, or the agreement of a recorded best round (helpers.lab.records).
     noise: Mapping[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for name in ("channels", "size", "kernel_size"):
+            require_positive_int(getattr(self, name), name)
+        if not isinstance(self.seconds, Mapping) or not self.seconds:
+            raise TypeError(f"seconds must be a non-empty mapping of kind -> seconds per call, "
+                            f"got {self.seconds!r}")
+        if not isinstance(self.noise, Mapping):
+            raise TypeError(f"noise must be a mapping of kind -> number, got {self.noise!r}")
+        for name, values in (("seconds", self.seconds), ("noise", self.noise)):
+            for kind, value in values.items():
+                _check_kind(kind, f"each kind of {name}")
+                require_number(value, f"{name}[{kind!r}]", low=0, low_open=name == "seconds")
+
+    def _seconds(self, kind: str) -> float:
+        if _check_kind(kind) not in self.seconds:
+            raise ValueError(f"{kind!r} was not timed on this layer; timed: {list(self.seconds)}")
+        return self.seconds[kind]
+
     def macs(self, kind: str) -> int:
         """Multiply-adds of ``kind`` on this layer (from :func:`helpers.core.cost.conv_cost`)."""
         return conv_cost(kind, self.channels, self.size, self.kernel_size).macs
@@ -104,11 +155,11 @@ class LayerTiming:
     @property
     def measured_speedup(self) -> float:
         """Normal time / separable time (needs both kinds timed)."""
-        return self.seconds["normal"] / self.seconds["separable"]
+        return self._seconds("normal") / self._seconds("separable")
 
     def achieved_flops(self, kind: str) -> float:
         """Floating-point operations per second (2 per multiply-add) of ``kind``."""
-        return 2 * self.macs(kind) / self.seconds[kind]
+        return 2 * self.macs(kind) / self._seconds(kind)
 
 
 def require_timings(timings: object, name: str = "timings") -> list[LayerTiming]:
@@ -130,12 +181,20 @@ def time_layers(layers: Sequence[tuple[int, int]] = MOBILENET_LAYERS, *,
 
     Batch 1, a ``size x size`` input, float32, "same" padding, stride 1.
     ``memory_format=torch.channels_last`` stores input and weights channels-last.
-    ``repeats``: see :func:`time_callable`.
+    ``repeats`` (at most :data:`MAX_REPEATS`): see :func:`time_callable`. Every
+    argument is checked before anything is allocated (:data:`MAX_CHANNELS`,
+    :data:`MAX_ACTIVATION`).
     """
     layers = _check_layers(layers)
     kinds = _check_kinds(kinds)
+    for channels, _ in layers:
+        for kind in kinds:
+            _check_conv(kind, channels, kernel_size)
     memory_format = _check_memory_format(memory_format)
-    generator = torch.Generator().manual_seed(seed)
+    threads = require_positive_int(threads, "threads", maximum=MAX_THREADS)
+    min_run_time = _check_min_run_time(min_run_time)
+    repeats = require_positive_int(repeats, "repeats", maximum=MAX_REPEATS)
+    generator = torch.Generator().manual_seed(require_seed(seed))
     results = []
     for channels, size in layers:
         x = torch.randn(1, channels, size, size, generator=generator)

@@ -34,15 +34,20 @@ from helpers.core._validate import require_int, require_number
 #: Number of classes (the digits 0 to 9).
 NUM_CLASSES = 10
 
+#: The label dtypes a :class:`Split` takes: the integers that fit int64.
+_LABEL_DTYPES = tuple(getattr(torch, name) for name in (
+    "uint8", "int8", "int16", "int32", "int64", "uint16", "uint32") if hasattr(torch, name))
+
 
 @dataclass(frozen=True)
 class Split:
     """One part of the data set: images ``x`` of shape (N, C, H, W), floating
     (float32 in [0, 1] for the digits), and labels ``y`` of shape (N,) in 0..9.
 
-    Labels of any integer dtype (NumPy's default on Windows is int32) are stored
-    as int64, the dtype PyTorch's losses want; NumPy arrays become tensors.
-    Floating or out-of-range labels are refused.
+    Labels of any integer dtype that fits int64 (NumPy's default on Windows is
+    int32) are stored as int64, the dtype PyTorch's losses want; NumPy arrays
+    become tensors. Floating, uint64 or out-of-range labels are refused, and so are
+    images with NaN or infinite pixels and tensors that are not dense on the CPU.
     """
 
     x: torch.Tensor
@@ -57,19 +62,26 @@ class Split:
         if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
             raise TypeError("Split needs tensors (or arrays) x and y, got "
                             f"{type(self.x).__name__} and {type(self.y).__name__}")
+        for name, tensor in (("x", x), ("y", y)):
+            if tensor.device.type != "cpu" or tensor.layout != torch.strided:
+                raise ValueError(f"{name} must be a dense tensor on the CPU, got one on "
+                                 f"{tensor.device} ({tensor.layout})")
         if not x.is_floating_point():
             raise TypeError(f"x must hold floating-point images, got dtype {x.dtype}")
-        if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-            raise TypeError(f"y must hold integer labels 0..{NUM_CLASSES - 1}, got dtype "
-                            f"{y.dtype}")
+        if y.dtype not in _LABEL_DTYPES:
+            raise TypeError(f"y must hold integer labels 0..{NUM_CLASSES - 1} (an integer "
+                            f"dtype that fits int64), got dtype {y.dtype}")
         if x.ndim != 4 or y.ndim != 1 or len(x) != len(y):
             raise ValueError("Split needs x of shape (N, C, H, W) and y of shape (N,), got "
                              f"{tuple(x.shape)} and {tuple(y.shape)}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("x must hold finite pixel values, got NaN or infinity")
+        y = y.to(torch.int64)
         if len(y) and (int(y.min()) < 0 or int(y.max()) >= NUM_CLASSES):
             raise ValueError(f"y must hold labels 0..{NUM_CLASSES - 1}, got labels from "
                              f"{int(y.min())} to {int(y.max())}")
         object.__setattr__(self, "x", x)
-        object.__setattr__(self, "y", y.to(torch.int64))
+        object.__setattr__(self, "y", y)
 
     def __len__(self) -> int:
         return len(self.y)

@@ -15,6 +15,7 @@ from sklearn.datasets import load_sample_image
 from helpers.core._validate import require_int, require_positive_int
 
 __all__ = [
+    "MAX_FILTER_SIZE",
     "PHOTOS",
     "load_photo",
     "sobel_x",
@@ -25,6 +26,10 @@ __all__ = [
 
 #: The photos scikit-learn ships.
 PHOTOS: tuple[str, ...] = ("china.jpg", "flower.jpg")
+
+#: The largest filter :func:`box_blur` makes: as wide as the widest photo
+#: :func:`load_photo` gives (a larger window covers nothing more).
+MAX_FILTER_SIZE = 640
 
 
 def load_photo(name: str = "china.jpg", width: int = 128) -> np.ndarray:
@@ -60,8 +65,9 @@ def sobel_y() -> np.ndarray:
 
 
 def box_blur(size: int = 3) -> np.ndarray:
-    """A ``size x size`` box blur: the mean of the window (weights sum to 1)."""
-    size = require_positive_int(size, "size")
+    """A ``size x size`` box blur: the mean of the window (weights sum to 1);
+    ``size`` is at most :data:`MAX_FILTER_SIZE`."""
+    size = require_positive_int(size, "size", maximum=MAX_FILTER_SIZE)
     return np.full((size, size), 1.0 / (size * size))
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from helpers.core._validate import require_int, require_module, require_tensor
+from helpers.core._validate import require_module, require_seed, require_tensor
 
 __all__ = ["SavedTensors", "forward_backward", "saved_tensor_bytes"]
 
@@ -65,15 +65,25 @@ def _restore_state(state: tuple[list, list]) -> None:
             b.copy_(value)
 
 
+def _run(module: nn.Module, x: torch.Tensor, name: str = "model") -> torch.Tensor:
+    """``module(x)``; a model that cannot run on ``x`` raises a ValueError naming ``x``
+    instead of PyTorch's error from deep inside."""
+    try:
+        return module(x)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"x ({tuple(x.shape)}, {x.dtype}, on {x.device}) does not fit the "
+                         f"{name}: {error}") from error
+
+
 def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> SavedTensors:
     """Measure what a training-mode forward pass of ``model`` on ``x`` saves for backward.
 
     Runs ``model(x)`` in training mode with gradients enabled under
     ``torch.autograd.graph.saved_tensors_hooks``, which hands every tensor an
     operation saves to a hook; the hook records its storage. Batch norm
-    running statistics and the model's modes are restored afterwards. On the
-    ``meta`` device (model and ``x``) nothing is computed, only shapes, so this
-    is cheap for any batch.
+    running statistics and the model's modes are restored afterwards, also when
+    ``x`` does not fit the model (a ValueError). On the ``meta`` device (model and
+    ``x``) nothing is computed, only shapes, so this is cheap for any batch.
     """
     model = require_module(model)
     x = require_tensor(x, "x")
@@ -95,7 +105,7 @@ def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> SavedTensors:
             if x.is_inference():  # made under inference mode: autograd cannot save it
                 x = x.clone()
             with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-                model(x)
+                _run(model, x)
     finally:
         _restore_state(state)
     activations = [n for n, is_owned in seen.values() if not is_owned]
@@ -109,21 +119,26 @@ def forward_backward(module: nn.Module, x: torch.Tensor, seed: int = 0) -> Calla
 
     The module runs in training mode, as in training; the input needs its
     gradient too (as for any layer but the first), and the output's gradient is
-    a fixed random tensor (seeded). After each call the gradients are cleared and
-    the module's modes and batch norm statistics are restored, so repeated calls
-    do the same work and leave the module as it was given. Works inside
-    ``torch.inference_mode()`` too.
+    a fixed random tensor (seeded). After each call the parameters' gradients are
+    put back as they were (``None`` if they were), and the module's modes and
+    batch norm statistics are restored, so repeated calls do the same work and
+    leave the module as it was given. A ``x`` that does not fit the module is
+    refused (ValueError) here, by a trial forward pass that changes nothing. Works
+    inside ``torch.inference_mode()`` too.
     """
     module = require_module(module, "module")
     x = require_tensor(x, "x")
-    seed = require_int(seed, "seed", minimum=0)
+    seed = require_seed(seed, "seed")
+    if not (x.is_floating_point() and x.numel()):
+        raise ValueError(f"x must be a non-empty floating-point tensor (its gradient is "
+                         f"computed), got dtype {x.dtype} and shape {tuple(x.shape)}")
     with torch.inference_mode(False):
         x = x.detach().clone().requires_grad_(True)
         state = _save_state(module)
         try:
             module.eval()
             with torch.no_grad():
-                shape = module(x).shape
+                shape = _run(module, x, "module").shape
         finally:
             _restore_state(state)
         generator = torch.Generator().manual_seed(seed)
@@ -131,15 +146,17 @@ def forward_backward(module: nn.Module, x: torch.Tensor, seed: int = 0) -> Calla
     params = [p for p in module.parameters() if p.requires_grad]
 
     def step() -> None:
-        state = _save_state(module)
+        state, grads = _save_state(module), [p.grad for p in params]
         try:
             module.train()
+            for p in params:
+                p.grad = None
             with torch.inference_mode(False), torch.enable_grad():
                 torch.autograd.backward(module(x), grad)
         finally:
             _restore_state(state)
             x.grad = None
-            for p in params:
-                p.grad = None
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g
 
     return step

@@ -39,9 +39,16 @@ import scipy
 import sklearn
 import torch
 
+from helpers.core._validate import (
+    require_int,
+    require_number,
+    require_positive_int,
+    require_seed,
+    require_seeds,
+)
 from helpers.lab.cnn import cnn_parameters, make_cnn_ensemble, separable_width_for_budget
 from helpers.lab.digits import Split, load_digits_split, subsample
-from helpers.lab.train import History, train_ensemble
+from helpers.lab.train import MAX_EPOCHS, History, train_ensemble
 
 #: The published study's design, declared before any run.
 STUDY: dict[str, Any] = {
@@ -65,9 +72,57 @@ QUICK: dict[str, Any] = STUDY | {"splits": [0], "seeds": [0, 1], "epochs": 4,
 
 DATA_FILE = "overfitting_study.json"
 
+#: The most processes :func:`run_study` starts (``jobs``).
+MAX_JOBS = 64
+
+#: The keys of a run of a study, and of a study.
+RUN_KEYS = ("arm", "split", "seed", "epoch", "train_loss", "val_loss", "test_loss",
+            "train_acc", "val_acc", "test_acc")
+STUDY_KEYS = ("design", "budget", "arms", "runs")
+
+
+def _check_dict(value: object, name: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """``value`` checked to be a dict holding ``keys``."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict with keys {list(keys)}, got "
+                        f"{type(value).__name__}")
+    missing = [key for key in keys if key not in value]
+    if missing:
+        raise ValueError(f"{name} lacks the keys {missing}")
+    return value
+
+
+def _check_design(design: object) -> dict[str, Any]:
+    """``design`` checked to have the keys and kinds of :data:`STUDY`."""
+    _check_dict(design, "design", tuple(STUDY))
+    for key in ("n_train", "batch_size", "patience", "epochs"):
+        require_positive_int(design[key], f"design['{key}']", maximum=MAX_EPOCHS
+                             if key == "epochs" else None)
+    require_number(design["lr"], "design['lr']", low=0, low_open=True)
+    for key in ("splits", "seeds", "normal_widths"):
+        require_seeds(design[key], f"design['{key}']")
+    for i, width in enumerate(design["normal_widths"]):
+        require_positive_int(width, f"design['normal_widths'][{i}]")
+    control = _check_dict(design["control"], "design['control']", ("width", "weight_decay"))
+    require_positive_int(control["width"], "design['control']['width']")
+    require_number(control["weight_decay"], "design['control']['weight_decay']", low=0)
+    return design
+
+
+def _check_study(study: object) -> dict[str, Any]:
+    """``study`` checked to have a study's keys, design and budget."""
+    _check_dict(study, "study", STUDY_KEYS)
+    _check_design(study["design"])
+    require_positive_int(study["budget"], "study['budget']")
+    for key in ("arms", "runs"):
+        if not isinstance(study[key], list):
+            raise TypeError(f"study['{key}'] must be a list, got {type(study[key]).__name__}")
+    return study
+
 
 def arms(design: dict[str, Any]) -> list[dict[str, Any]]:
     """The networks of a design: name, kind, width, weight decay, parameters."""
+    _check_design(design)
     out: list[dict[str, Any]] = []
 
     def add(name: str, kind: str, width: int, weight_decay: float = 0.0) -> None:
@@ -88,6 +143,8 @@ def arms(design: dict[str, Any]) -> list[dict[str, Any]]:
 
 def split_data(design: dict[str, Any], split: int) -> tuple[Split, Split, Split]:
     """Training (``n_train`` images, stratified), validation and test sets of one split."""
+    _check_design(design)
+    split = require_seed(split, "split")
     data = load_digits_split(design["val_fraction"], design["test_fraction"], seed=split)
     train = subsample(data.train, design["n_train"] / len(data.train), seed=split)
     return train, data.val, data.test
@@ -95,12 +152,16 @@ def split_data(design: dict[str, Any], split: int) -> tuple[Split, Split, Split]
 
 def batch_seeds(design: dict[str, Any], split: int) -> list[int]:
     """The mini-batch order of each seed in one split (shared by every arm)."""
+    _check_design(design)
+    split = require_seed(split, "split")
     return [1000 * split + seed for seed in design["seeds"]]
 
 
 def run_arm(design: dict[str, Any], arm: dict[str, Any], split: int,
             epochs: int) -> list[History]:
     """Train one arm's seeds of one split together, up to ``epochs`` epochs."""
+    _check_dict(arm, "arm", ("kind", "width", "weight_decay"))
+    epochs = require_positive_int(epochs, "epochs", maximum=MAX_EPOCHS)
     train, val, test = split_data(design, split)
     ensemble = make_cnn_ensemble(arm["kind"], arm["width"], design["seeds"])
     return train_ensemble(ensemble, train, val, test_data=test, epochs=epochs,
@@ -135,8 +196,18 @@ def run_study(design: dict[str, Any], budget: int = 2, jobs: int = 1, command: s
               cache: Path | None = None) -> dict[str, Any]:
     """Every run of ``design`` up to ``budget`` times its epochs, with provenance.
     ``cache``: a folder that keeps each finished (arm, split) and reuses it when the
-    same run is asked for again (an interrupted study resumes)."""
+    same run is asked for again (an interrupted study resumes). ``jobs`` is at most
+    :data:`MAX_JOBS`; ``budget`` times the design's epochs at most
+    :data:`helpers.lab.train.MAX_EPOCHS`."""
+    _check_design(design)
+    budget = require_positive_int(budget, "budget", maximum=MAX_EPOCHS // design["epochs"])
+    jobs = require_positive_int(jobs, "jobs", maximum=MAX_JOBS)
+    if not isinstance(command, str):
+        raise TypeError(f"command must be a str, got {command!r}")
     if cache is not None:
+        if not isinstance(cache, str | Path):
+            raise TypeError(f"cache must be a folder (a str or Path), got {cache!r}")
+        cache = Path(cache)
         cache.mkdir(parents=True, exist_ok=True)
     todo = [(design, arm, split, budget * design["epochs"], cache)
             for arm in sorted(arms(design), key=lambda a: a["params"])
@@ -167,8 +238,12 @@ def check_study(study: dict[str, Any]) -> dict[str, Any]:
     """Refuse an incomplete or implausible study: every (arm, split, seed) run present
     once, losses finite and non-negative, accuracies in [0, 1], epochs 1, 2, ...
     up to at most the cap, and early stopping's rule respected."""
-    design = study["design"]
+    design = _check_study(study)["design"]
     cap, patience = study["budget"] * design["epochs"], design["patience"]
+    for name, entries, keys in (("arms", study["arms"], ("name",)),
+                                ("runs", study["runs"], RUN_KEYS)):
+        for i, entry in enumerate(entries):
+            _check_dict(entry, f"study['{name}'][{i}]", keys)
     wanted = {(a["name"], split, seed) for a in study["arms"]
               for split in design["splits"] for seed in design["seeds"]}
     found = [(r["arm"], r["split"], r["seed"]) for r in study["runs"]]
@@ -204,9 +279,8 @@ def histories(study: dict[str, Any], budget: int | None = None
               ) -> dict[tuple[str, int], list[History]]:
     """The runs as ``{(arm, split): [History per seed]}``, cut to ``budget`` times the
     design's epochs (default: the budget the study was run at)."""
-    budget = study["budget"] if budget is None else budget
-    if not 1 <= budget <= study["budget"]:
-        raise ValueError(f"budget must be between 1 and {study['budget']}, got {budget}")
+    _check_study(study)
+    budget = study["budget"] if budget is None else _check_budget(study, budget)
     cap = budget * study["design"]["epochs"]
     out: dict[tuple[str, int], list[History]] = {}
     for run in study["runs"]:
@@ -229,16 +303,29 @@ MEASURES = {
 }
 
 
+def _check_budget(study: dict[str, Any], budget: object) -> int:
+    """A budget from 1 to the one the study was run at."""
+    return require_int(budget, "budget", minimum=1, maximum=study["budget"])
+
+
 def kept_index(history: History, cap: int) -> int:
     """Index of the epoch early stopping keeps when training is capped at ``cap`` epochs."""
+    if not isinstance(history, History):
+        raise TypeError(f"history must be a History, got {type(history).__name__}")
+    cap = require_positive_int(cap, "cap")
+    if len(history.epoch) != len(history.val_loss):
+        raise ValueError("history must hold one validation loss an epoch")
     values = [v for e, v in zip(history.epoch, history.val_loss, strict=True) if e <= cap]
+    if not values:
+        raise ValueError(f"history has no epoch up to cap={cap}")
     return min(range(len(values)), key=values.__getitem__)
 
 
 def measure_table(study: dict[str, Any], budget: int) -> dict[str, dict[str, Any]]:
     """Per arm: each measure as a list over (split, seed) in a fixed order, the kept
     epochs, and how many runs were still improving at the cap (not stopped by patience)."""
-    design = study["design"]
+    design = _check_study(study)["design"]
+    budget = _check_budget(study, budget)
     cap, patience = budget * design["epochs"], design["patience"]
     runs = histories(study)
     out: dict[str, dict[str, Any]] = {}
@@ -258,6 +345,7 @@ def comparisons(study: dict[str, Any]) -> list[tuple[str, str, str]]:
     separable network against the normal one at the same width and at the same
     parameter budget, for every normal width (a budget comparison identical to
     the width one is left out)."""
+    _check_study(study)
     out = []
     for width in study["design"]["normal_widths"]:
         budget = separable_width_for_budget(cnn_parameters("normal", width))
@@ -269,6 +357,7 @@ def comparisons(study: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def control_pair(study: dict[str, Any]) -> tuple[str, str]:
     """The positive control ``(regularised arm, plain arm)``."""
+    _check_study(study)
     width = study["design"]["control"]["width"]
     return f"normal-{width}-wd", f"normal-{width}"
 

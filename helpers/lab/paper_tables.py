@@ -33,8 +33,13 @@ __all__ = [
     "ALL_TABLES",
     "table1_layers",
     "TableRow",
+    "MAX_RESOLUTION",
     "mobilenet_v1_table",
 ]
+
+#: The largest image :func:`mobilenet_v1_table` runs a model on: about four times
+#: ImageNet's 224 (MobileNetV1's activations at 1024 x 1024 take 130 MB).
+MAX_RESOLUTION = 1024
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,14 @@ class PaperTable:
     note: str = ""
 
     def __post_init__(self) -> None:
+        for name in ("bibkey", "citation", "table", "caption", "note"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a str, got {getattr(self, name)!r}")
+        if not isinstance(self.columns, tuple) or not self.columns or \
+                not all(isinstance(c, str) for c in self.columns):
+            raise TypeError(f"columns must be a non-empty tuple of str, got {self.columns!r}")
+        if not isinstance(self.rows, tuple) or not all(isinstance(r, tuple) for r in self.rows):
+            raise TypeError(f"rows must be a tuple of tuples, got {self.rows!r}")
         for row in self.rows:
             if len(row) != len(self.columns):
                 raise ValueError(
@@ -68,6 +81,8 @@ class PaperTable:
 
     def column(self, name: str) -> tuple[Any, ...]:
         """All values of the column called ``name``."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a column name (a str), got {name!r}")
         if name not in self.columns:
             raise KeyError(f"{self.table} has no column {name!r}; columns are {self.columns}")
         index = self.columns.index(name)
@@ -289,11 +304,13 @@ def mobilenet_v1_table(model: nn.Module, resolution: int = 224) -> list[TableRow
     pool and the fully connected layer in the order they run.
 
     Works for any model whose layers are ``Conv2d``, average pools and
-    ``Linear`` (MobileNetV1 and its twin in particular). The model's
-    training/eval mode is left as it was.
+    ``Linear`` (MobileNetV1 and its twin in particular) and that takes 3-channel
+    images; a model that cannot run on one is refused (ValueError). Every
+    module's training/eval mode is left as it was. ``resolution`` is at most
+    :data:`MAX_RESOLUTION`.
     """
     require_module(model, "model")
-    resolution = require_positive_int(resolution, "resolution")
+    resolution = require_positive_int(resolution, "resolution", maximum=MAX_RESOLUTION)
     names = {module: name for name, module in model.named_modules()}
     records: list[tuple[nn.Module, tuple[int, ...], tuple[int, int, int]]] = []
     layer_types = (nn.Conv2d, nn.Linear, nn.AdaptiveAvgPool2d, nn.AvgPool2d)
@@ -306,13 +323,17 @@ def mobilenet_v1_table(model: nn.Module, resolution: int = 224) -> list[TableRow
                if isinstance(module, layer_types)]
     first = next(model.parameters(), None)
     like = {} if first is None else {"dtype": first.dtype, "device": first.device}
-    was_training = model.training
+    modes = [(module, module.training) for module in model.modules()]
     try:
         model.eval()
         with torch.no_grad():
             model(torch.zeros(1, 3, resolution, resolution, **like))
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"model cannot run on a 3-channel {resolution} x {resolution} image "
+                         f"(resolution={resolution}): {error}") from error
     finally:
-        model.train(was_training)
+        for module, training in modes:
+            module.training = training
         for handle in handles:
             handle.remove()
     return [TableRow(names[module], *_describe_layer(module, in_shape), out_shape)

@@ -16,16 +16,25 @@ from pathlib import Path
 
 import torch
 
-from helpers.core._validate import require_bool, require_number, require_positive_int
+from helpers.core._validate import require_bool, require_int, require_number, require_positive_int
 from helpers.core.cost import conv_cost
-from helpers.lab.convs import LayerTiming, require_timings
-from helpers.lab.timing import time_callable
+from helpers.core.threads import MAX_THREADS
+from helpers.lab.convs import MAX_REPEATS, LayerTiming, require_timings
+from helpers.lab.timing import _check_min_run_time, time_callable
 
-__all__ = ["BYTES_PER_FLOAT32", "Roofline", "arithmetic_intensity", "cache_sizes", "cpu_spec",
-           "measure_bandwidth", "measure_peak_flops", "measure_roofline", "roofline_points",
-           "traffic_bytes"]
+__all__ = ["BYTES_PER_FLOAT32", "MAX_COPY_BYTES", "MAX_MATMUL_SIZE", "Roofline",
+           "arithmetic_intensity", "cache_sizes", "cpu_spec", "measure_bandwidth",
+           "measure_peak_flops", "measure_roofline", "roofline_points", "traffic_bytes"]
 
 BYTES_PER_FLOAT32 = 4
+
+#: The largest matrix :func:`measure_peak_flops` multiplies (``size``): three
+#: float32 matrices of 4096 x 4096 take 200 MB.
+MAX_MATMUL_SIZE = 4096
+
+#: The largest tensor :func:`measure_bandwidth` copies (``nbytes``): 512 MiB, so
+#: 1 GiB for source and destination, more than the caches of any CPU.
+MAX_COPY_BYTES = 2**29
 
 
 def traffic_bytes(kind: str, channels: int, size: int, kernel_size: int = 3, *,
@@ -74,11 +83,24 @@ class Roofline:
     levels: tuple[tuple[str, float, float], ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("peak_flops", "bandwidth", "cache_bandwidth"):
+        for name in ("peak_flops", "bandwidth", "cache_bandwidth", "matmul_flops"):
             value = getattr(self, name)
-            if value is not None or name != "cache_bandwidth":
+            if value is not None or name in ("peak_flops", "bandwidth"):
                 require_number(value, name, low=0, low_open=True)
-        require_positive_int(self.threads, "threads")
+        require_positive_int(self.threads, "threads", maximum=MAX_THREADS)
+        if not isinstance(self.peak_source, str):
+            raise TypeError(f"peak_source must be a str, got {self.peak_source!r}")
+        if not isinstance(self.levels, tuple | list):
+            raise TypeError(f"levels must be a tuple of (name, capacity, bytes/s), got "
+                            f"{self.levels!r}")
+        for i, level in enumerate(self.levels):
+            if not isinstance(level, tuple | list) or len(level) != 3 or \
+                    not isinstance(level[0], str):
+                raise TypeError(f"levels[{i}] must be (name, capacity in bytes, bytes/s), "
+                                f"got {level!r}")
+            if level[1] != math.inf:  # main memory's capacity is math.inf
+                require_number(level[1], f"levels[{i}] capacity", low=0, low_open=True)
+            require_number(level[2], f"levels[{i}] bandwidth", low=0, low_open=True)
 
     @property
     def ridge_intensity(self) -> float:
@@ -181,16 +203,24 @@ def cache_sizes() -> dict[str, int]:
     return sizes
 
 
+def _check_timing(threads: object, min_run_time: object, repeats: object) -> dict[str, object]:
+    """The timing arguments of the measurements, checked before anything is allocated."""
+    return {"threads": require_positive_int(threads, "threads", maximum=MAX_THREADS),
+            "min_run_time": _check_min_run_time(min_run_time),
+            "repeats": require_positive_int(repeats, "repeats", maximum=MAX_REPEATS)}
+
+
 def measure_peak_flops(*, size: int = 1024, threads: int = 1, min_run_time: float = 0.1,
                        repeats: int = 1) -> float:
-    """FLOP/s of a ``size x size`` float32 matrix product (``2 * size**3`` FLOPs)."""
-    n = require_positive_int(size, "size")
+    """FLOP/s of a ``size x size`` float32 matrix product (``2 * size**3`` FLOPs);
+    ``size`` is at most :data:`MAX_MATMUL_SIZE`."""
+    n = require_positive_int(size, "size", maximum=MAX_MATMUL_SIZE)
+    timing = _check_timing(threads, min_run_time, repeats)
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=generator)
     b = torch.randn(n, n, generator=generator)
     out = torch.empty(n, n)
-    t = time_callable(lambda: torch.mm(a, b, out=out), label="matmul", threads=threads,
-                      min_run_time=min_run_time, repeats=repeats)
+    t = time_callable(lambda: torch.mm(a, b, out=out), label="matmul", **timing)
     return 2 * n**3 / t.median
 
 
@@ -205,17 +235,15 @@ def measure_bandwidth(*, nbytes: int = 2**27, threads: int = 1,
     destination line that a write-allocate cache does before writing it,
     ``3 * nbytes`` in all. The default, 128 MiB, is larger than the caches
     of most CPUs, so this is the bandwidth of main memory; smaller tensors that
-    stay in cache move faster.
+    stay in cache move faster. ``nbytes`` is at most :data:`MAX_COPY_BYTES`.
     """
     write_allocate = require_bool(write_allocate, "write_allocate")
-    nbytes = require_positive_int(nbytes, "nbytes")
-    if nbytes < BYTES_PER_FLOAT32:
-        raise ValueError(f"nbytes must be at least {BYTES_PER_FLOAT32}, got {nbytes}")
+    nbytes = require_int(nbytes, "nbytes", minimum=BYTES_PER_FLOAT32, maximum=MAX_COPY_BYTES)
+    timing = _check_timing(threads, min_run_time, repeats)
     n = nbytes // BYTES_PER_FLOAT32
     src = torch.ones(n)
     dst = torch.empty(n)
-    t = time_callable(lambda: dst.copy_(src), label="copy", threads=threads,
-                      min_run_time=min_run_time, repeats=repeats)
+    t = time_callable(lambda: dst.copy_(src), label="copy", **timing)
     return (3 if write_allocate else 2) * n * BYTES_PER_FLOAT32 / t.median
 
 
@@ -235,11 +263,16 @@ def measure_roofline(*, threads: int = 1, matmul_size: int = 1024, copy_bytes: i
     are left out: a copy that small takes about as long as the call itself, so
     it would measure PyTorch's overhead, not the cache; operations that fit
     there get the next level's roof. ``repeats``: see
-    :func:`helpers.lab.timing.time_callable`.
+    :func:`helpers.lab.timing.time_callable`. Every argument is checked before
+    anything is measured.
     """
-    threads = require_positive_int(threads, "threads")
-    require_bool(levels, "levels")
-    timing = {"threads": threads, "min_run_time": min_run_time, "repeats": repeats}
+    timing = _check_timing(threads, min_run_time, repeats)
+    threads = timing["threads"]
+    levels = require_bool(levels, "levels")
+    require_positive_int(matmul_size, "matmul_size", maximum=MAX_MATMUL_SIZE)
+    for name, value in (("copy_bytes", copy_bytes), ("cache_copy_bytes", cache_copy_bytes)):
+        if value is not None or name == "copy_bytes":
+            require_int(value, name, minimum=BYTES_PER_FLOAT32, maximum=MAX_COPY_BYTES)
     matmul = measure_peak_flops(size=matmul_size, **timing)
     bandwidth = measure_bandwidth(nbytes=copy_bytes, **timing)
     cache = None

@@ -45,16 +45,27 @@ def _differences(a: object, b: object) -> list[float]:
         raise ValueError(f"a and b must pair up, got {len(a)} and {len(b)} values")
     if len(a) < 2:
         raise ValueError("a and b need at least two pairs")
-    return [x - y for x, y in zip(a, b, strict=True)]
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    if not all(map(math.isfinite, diffs)):
+        raise ValueError("a[i] - b[i] must be finite: a difference is beyond float's range")
+    return diffs
 
 
 def mean_and_spread(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation of ``values`` (spread 0 for one value)."""
+    """Mean and sample standard deviation of ``values`` (spread 0 for one value).
+
+    Computed on the values scaled by a power of two (exactly), so that values
+    near float's limit (1e308) do not overflow on the way.
+    """
     values = _numbers(values, "values")
     if not values:
         raise ValueError("values must not be empty")
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return statistics.fmean(values), spread
+    scale = math.ldexp(1.0, math.frexp(max(map(abs, values)))[1] - 1)  # scaled: below 2
+    scaled = [v / scale for v in values]
+    spread = statistics.stdev(scaled) * scale if len(values) > 1 else 0.0
+    if not math.isfinite(spread):
+        raise ValueError("the spread of values is beyond float's range")
+    return statistics.fmean(scaled) * scale, spread
 
 
 def paired_interval(a: Sequence[float], b: Sequence[float],
@@ -97,6 +108,8 @@ def holm(p_values: Sequence[float]) -> list[float]:
     reject hypothesis ``i`` at family-wise level ``alpha`` when its adjusted p-value
     is below ``alpha``."""
     p = _numbers(p_values, "p_values")
+    if not p:
+        raise ValueError("p_values must hold at least one p-value (a family), got none")
     if any(not 0 <= v <= 1 for v in p):
         raise ValueError("p_values must lie in [0, 1]")
     order = sorted(range(len(p)), key=p.__getitem__)
@@ -138,6 +151,8 @@ def detectable_difference(spread: float, n: int, alpha: float = 0.05,
     for _ in range(60):
         middle = (low + high) / 2
         low, high = (low, middle) if enough(middle) else (middle, high)
+    if not math.isfinite(high * spread):
+        raise ValueError(f"spread={spread} is too large: the difference is beyond float's range")
     return high * spread
 
 

@@ -38,15 +38,27 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.core._validate import require_int, require_module, require_number, require_positive_int
+from helpers.core._validate import (
+    require_int,
+    require_module,
+    require_number,
+    require_positive_int,
+    require_seed,
+    require_seeds,
+)
 from helpers.core.threads import fixed_threads
 from helpers.lab.digits import Split
 
 SCHEDULES = ("constant", "cosine")
+
+#: The most epochs (and the longest patience) :func:`train` accepts: the book
+#: trains for at most 50; a larger count is a typo that would run for days.
+MAX_EPOCHS = 10_000
 
 
 @dataclass
@@ -73,16 +85,28 @@ class History:
         return self.epoch[-1] if self.epoch else 0
 
     def gap(self, epoch: int = -1) -> float:
-        """Generalisation gap in accuracy: train accuracy minus validation accuracy."""
+        """Generalisation gap in accuracy: train accuracy minus validation accuracy,
+        at index ``epoch`` of the recorded epochs (-1: the last)."""
         if not self.val_acc:
             raise ValueError("this History has no validation accuracy (train without val?)")
-        return self.train_acc[epoch] - self.val_acc[epoch]
+        train_acc, val_acc = self._at("train_acc", "val_acc", epoch)
+        return train_acc - val_acc
 
     def loss_gap(self, epoch: int = -1) -> float:
-        """Generalisation gap in loss: validation loss minus train loss."""
+        """Generalisation gap in loss: validation loss minus train loss (at index ``epoch``)."""
         if not self.val_loss:
             raise ValueError("this History has no validation loss (train without val?)")
-        return self.val_loss[epoch] - self.train_loss[epoch]
+        train_loss, val_loss = self._at("train_loss", "val_loss", epoch)
+        return val_loss - train_loss
+
+    def _at(self, first: str, second: str, epoch: object) -> tuple[float, float]:
+        """Two metrics at index ``epoch``, checked."""
+        a, b = getattr(self, first), getattr(self, second)
+        if len(a) != len(b):
+            raise ValueError(f"this History has {len(a)} {first} values and {len(b)} "
+                             f"{second} values: they must pair up")
+        epoch = require_int(epoch, "epoch", minimum=-len(a), maximum=len(a) - 1)
+        return a[epoch], b[epoch]
 
     def best_index(self) -> int:
         """Index of the first epoch with the lowest validation loss (early stopping's pick)."""
@@ -91,16 +115,14 @@ class History:
         return min(range(len(self.val_loss)), key=self.val_loss.__getitem__)
 
 
-def _check_model(model: object) -> nn.Module:
-    require_module(model, "model")
-    return model
-
-
 def _check_split(data: object, name: str) -> Split:
     if not isinstance(data, Split):
         raise TypeError(f"{name} must be a helpers.lab.digits.Split, got {type(data).__name__}")
     if len(data) == 0:
         raise ValueError(f"{name} must not be empty")
+    if data.x.ndim != 4 or len(data.x) != len(data.y):
+        raise ValueError(f"{name} must hold images (N, C, H, W) and N labels, got shapes "
+                         f"{tuple(data.x.shape)} and {tuple(data.y.shape)}")
     return data
 
 
@@ -112,19 +134,49 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
     return torch.float32
 
 
-def _member_logits(logits: torch.Tensor) -> torch.Tensor:
+def _member_logits(logits: object) -> torch.Tensor:
     """Logits as ``(B, members, classes)``: one member for a plain classifier."""
-    if logits.ndim == 2:
-        return logits[:, None]
-    if logits.ndim != 3:
+    if not isinstance(logits, torch.Tensor) or logits.ndim not in (2, 3):
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise ValueError(f"the model must return (B, classes) or (B, members, classes) "
-                         f"logits, got shape {tuple(logits.shape)}")
-    return logits
+                         f"logits, got {shape}")
+    return logits[:, None] if logits.ndim == 2 else logits
+
+
+def _modes(model: nn.Module) -> list[tuple[nn.Module, bool]]:
+    """Every module's train/eval mode, to put back with :func:`_restore`."""
+    return [(m, m.training) for m in model.modules()]
+
+
+def _restore(modes: list[tuple[nn.Module, bool]]) -> None:
+    for m, training in modes:
+        m.training = training
+
+
+def _trial(model: nn.Module, data: Split, name: str) -> tuple[int, ...]:
+    """The logits' shape, ``(1, classes)`` or ``(1, members, classes)``, of one image of
+    ``data`` in evaluation mode (nothing changes); a ValueError naming ``name`` if
+    the model cannot classify its images or its labels are beyond its classes."""
+    modes = _modes(model)
+    try:
+        model.eval()
+        with fixed_threads(1), torch.no_grad():
+            logits = model(data.x[:1].to(_model_dtype(model)))
+            classes = _member_logits(logits).shape[2]
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"the model cannot classify the images of {name} (shape "
+                         f"{tuple(data.x.shape[1:])}): {error}") from error
+    finally:
+        _restore(modes)
+    if int(data.y.max()) >= classes:
+        raise ValueError(f"{name} has labels up to {int(data.y.max())}, but the model gives "
+                         f"{classes} classes")
+    return tuple(logits.shape)
 
 
 def _measure(model: nn.Module, data: Split, batch_size: int) -> tuple[list[float], list[float]]:
     """Per-member mean cross-entropy and accuracy, in evaluation mode, without gradients."""
-    was_training = model.training
+    modes = _modes(model)
     model.eval()
     dtype = _model_dtype(model)
     losses, correct = 0.0, 0
@@ -138,7 +190,7 @@ def _measure(model: nn.Module, data: Split, batch_size: int) -> tuple[list[float
                                                   reduction="none").sum(0)
                 correct = correct + (logits.argmax(dim=2) == target).sum(0)
     finally:
-        model.train(was_training)
+        _restore(modes)
     return ([float(v) / len(data) for v in losses], [int(v) / len(data) for v in correct])
 
 
@@ -147,25 +199,25 @@ def evaluate(model: nn.Module, data: Split, batch_size: int = 2048) -> tuple[flo
 
     Runs in evaluation mode without gradients, on one thread, in the model's own
     floating dtype (the images are converted to it), and restores the model's
-    previous train/eval mode.
+    previous train/eval modes.
     """
-    model, data = _check_model(model), _check_split(data, "data")
-    losses, accs = _measure(model, data, require_positive_int(batch_size, "batch_size"))
-    if len(losses) != 1:
+    model, data = require_module(model, "model"), _check_split(data, "data")
+    batch_size = require_positive_int(batch_size, "batch_size")
+    if len(_trial(model, data, "data")) != 2:
         raise ValueError("model returns several members' logits: use evaluate_ensemble")
+    losses, accs = _measure(model, data, batch_size)
     return losses[0], accs[0]
 
 
 def evaluate_ensemble(ensemble: nn.Module, data: Split,
                       batch_size: int = 2048) -> tuple[list[float], list[float]]:
     """Per-member mean cross-entropy and accuracy of an ensemble whose output is
-    ``(B, S, classes)`` (:func:`helpers.lab.cnn.stack_cnns`), in evaluation mode."""
-    ensemble, data = _check_model(ensemble), _check_split(data, "data")
+    ``(B, S, classes)`` (:func:`helpers.lab.cnn.stack_cnns`), in evaluation mode;
+    every module's train/eval mode is restored."""
+    ensemble, data = require_module(ensemble, "ensemble"), _check_split(data, "data")
     batch_size = require_positive_int(batch_size, "batch_size")
-    with torch.no_grad():
-        if ensemble.eval()(data.x[:1].to(_model_dtype(ensemble))).ndim != 3:
-            ensemble.train()
-            raise ValueError("ensemble must return (B, members, classes) logits")
+    if len(_trial(ensemble, data, "data")) != 3:
+        raise ValueError("ensemble must return (B, members, classes) logits")
     return _measure(ensemble, data, batch_size)
 
 
@@ -203,46 +255,47 @@ def _fit(model: nn.Module, train_data: object, val_data: object, test_data: obje
          schedule: object, eval_every: object, dtype: object,
          patience: object, ensemble: bool) -> list[History]:
     """The one training loop of :func:`train` and :func:`train_ensemble`."""
-    model = _check_model(model)
+    model = require_module(model, "model")
     train_data = _check_split(train_data, "train_data")
     val_data = None if val_data is None else _check_split(val_data, "val_data")
     test_data = None if test_data is None else _check_split(test_data, "test_data")
-    epochs = require_positive_int(epochs, "epochs")
+    epochs = require_positive_int(epochs, "epochs", maximum=MAX_EPOCHS)
     if batch_size is not None:
         batch_size = require_positive_int(batch_size, "batch_size")
-    if isinstance(seed, list | tuple):
-        if not seed:
-            raise ValueError("seed must be an int or a non-empty list of ints (one a member)")
-        seeds = [require_int(s, f"seed[{i}]", minimum=0) for i, s in enumerate(seed)]
+    if isinstance(seed, list | tuple | np.ndarray):
+        seeds = require_seeds(seed, "seed")
     else:
-        seeds = [require_int(seed, "seed", minimum=0)]
+        seeds = [require_seed(seed, "seed")]
     eval_every = require_positive_int(eval_every, "eval_every")
     lr = require_number(lr, "lr", low=0, low_open=True)
     weight_decay = require_number(weight_decay, "weight_decay", low=0)
-    if schedule not in SCHEDULES:
+    if not isinstance(schedule, str) or schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"dtype must be a floating torch.dtype such as torch.float64, "
                         f"got {dtype!r}")
     if patience is not None:
-        patience = require_positive_int(patience, "patience")
+        patience = require_positive_int(patience, "patience", maximum=MAX_EPOCHS)
         if val_data is None or eval_every != 1:
             raise ValueError("patience (early stopping) needs val_data and eval_every=1")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("model has no parameters to train")
+    sets = {"train": train_data, "val": val_data, "test": test_data}
+    shape = [_trial(model, data, f"{name}_data") for name, data in sets.items()
+             if data is not None][0]  # the model runs on every set, before it changes
+    if not ensemble and len(shape) != 2:
+        raise ValueError("model returns several members' logits: use train_ensemble")
+    members = 1 if len(shape) == 2 else shape[1]
+    if len(seeds) > 1 and len(seeds) != members:
+        raise ValueError(f"seed lists {len(seeds)} batch orders for {members} members")
 
     model.to(dtype)
-    with torch.no_grad():  # how many members? (evaluation mode: nothing changes)
-        members = _measure(model, Split(train_data.x[:1], train_data.y[:1]), 1)[0]
-    if not ensemble and len(members) != 1:
-        raise ValueError("model returns several members' logits: use train_ensemble")
-    if len(seeds) > 1 and len(seeds) != len(members):
-        raise ValueError(f"seed lists {len(seeds)} batch orders for {len(members)} members")
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     scheduler = None
     if schedule == "cosine":  # a half cosine from lr to 0 over every step of the run
         steps = epochs * (1 if batch_size is None else math.ceil(len(train_data) / batch_size))
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    sets = {"train": train_data, "val": val_data, "test": test_data}
     histories: list[History] = []
     waited: list[int] = []  # per member: epochs since its best validation loss
     best_state = None
@@ -308,6 +361,10 @@ def train(model: nn.Module, train_data: Split, val_data: Split | None = None, *,
     converted to it in place and the images are converted batch by batch. Keep
     float64 wherever the result is printed: float32 training ends in a slightly
     different model on another CPU (see the module docstring).
+
+    Every argument is checked (``epochs`` and ``patience`` at most
+    :data:`MAX_EPOCHS`; the model must classify every set's images, with labels
+    below its number of classes) before the model changes.
     """
     histories = _fit(model, train_data, val_data, test_data, epochs=epochs, lr=lr,
                      batch_size=batch_size, weight_decay=weight_decay, seed=seed,

@@ -24,3 +24,12 @@ def test_fixed_threads_restores_after_an_error():
 def test_fixed_threads_validates(bad):
     with pytest.raises((TypeError, ValueError), match="threads"), fixed_threads(bad):
         pass
+
+
+def test_fixed_threads_refuses_a_huge_count_before_starting_threads():
+    from helpers.core.threads import MAX_THREADS
+
+    before = torch.get_num_threads()
+    with pytest.raises(ValueError, match="threads must be at most"), fixed_threads(10**6):
+        pass
+    assert torch.get_num_threads() == before and MAX_THREADS >= 64

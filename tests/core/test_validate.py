@@ -95,3 +95,32 @@ def test_module_and_parameter_bound():
     require_parameter_count(MAX_PARAMETERS, "a layer")
     with pytest.raises(ValueError, match="a layer would have"):
         require_parameter_count(MAX_PARAMETERS + 1, "a layer")
+
+
+def test_require_number_refuses_an_int_beyond_floats_range():
+    with pytest.raises(ValueError, match="x must be a finite number, got inf"):
+        require_number(10**400, "x")
+    with pytest.raises(ValueError, match="x must be a finite number, got -inf"):
+        require_number(-(10**400), "x")
+
+
+def test_seeds():
+    from helpers.core._validate import MAX_SEED, require_seed, require_seeds
+
+    assert require_seed(np.int64(3)) == 3 and require_seed(MAX_SEED) == MAX_SEED
+    with pytest.raises(ValueError, match="seed must be at most"):
+        require_seed(2**64)
+    for bad in (True, 1.0, "1"):
+        with pytest.raises(TypeError, match="seed"):
+            require_seed(bad)
+    assert require_seeds(np.array([1, 2])) == [1, 2] and require_seeds((np.int32(4),)) == [4]
+    assert require_seeds(torch.tensor([5])) == [5]
+    with pytest.raises(TypeError, match=r"seeds\[0\] must be a non-negative int, got 1.0"):
+        require_seeds(np.array([1.0]))
+    with pytest.raises(TypeError, match=r"seeds\[1\]"):
+        require_seeds([1, False])
+    for bad in (3, "12", np.zeros((1, 1), dtype=int), None):
+        with pytest.raises(TypeError, match="seeds must be a list of seeds"):
+            require_seeds(bad)
+    with pytest.raises(ValueError, match="seeds must hold at least one seed"):
+        require_seeds(np.array([], dtype=int))

@@ -218,3 +218,56 @@ def test_time_callable_repeats_keeps_the_least_disturbed_measurement():
         time_callable(lambda: None, repeats=0)
     with pytest.raises(TypeError, match="repeats"):
         time_callable(lambda: None, repeats=1.5)
+
+
+# ---------------------------------------------------------------- bad input, refused early
+
+
+@pytest.mark.parametrize(("call", "exc", "word"), [
+    (lambda: make_conv("normal", 10**6), ValueError, "channels"),
+    (lambda: make_conv("separable", 2048, kernel_size=221), ValueError, "kernel_size"),
+    (lambda: make_conv("normal", 2048, kernel_size=9), ValueError, "kernel_size"),
+    (lambda: time_layers([(1, 10**5)]), ValueError, r"layers\[0\]"),
+    (lambda: time_layers([(4, 8), (10**6, 1)]), ValueError, r"layers\[1\]\[0\] \(channels\)"),
+    (lambda: time_layers([(2048, 1)], kernel_size=9), ValueError, "kernel_size"),
+    (lambda: time_layers([(4, 8)], repeats=10**9), ValueError, "repeats"),
+    (lambda: time_layers([(4, 8)], threads=10**6), ValueError, "threads"),
+    (lambda: time_layers([(4, 8)], min_run_time=10**6), ValueError, "min_run_time"),
+    (lambda: time_layers([(4, 8)], seed=2**64), ValueError, "seed"),
+    (lambda: time_layers([(4, 8)], seed=1.5), TypeError, "seed"),
+    (lambda: time_layers([(4, 8)], seed=True), TypeError, "seed"),
+    (lambda: bench.numpy_vs_torch([(64, 10**4)]), ValueError, r"layers\[0\]"),
+    (lambda: bench.numpy_vs_torch([(10**5, 2)]), ValueError, "channels"),
+])
+def test_huge_or_bad_arguments_are_refused_before_anything_is_allocated(call, exc, word):
+    with pytest.raises(exc, match=word):
+        call()
+
+
+def test_time_layers_takes_a_numpy_seed():
+    results = time_layers([(4, 6)], kinds=("pointwise",), min_run_time=FAST, seed=np.int64(3))
+    assert results[0].seconds["pointwise"] > 0
+
+
+def test_layer_timing_checks_its_numbers_and_kinds():
+    for seconds, exc in (({"normal": 0.0}, ValueError), ({"normal": -1.0}, ValueError),
+                         ({"normal": float("nan")}, ValueError), ({"dense": 1.0}, ValueError),
+                         ({}, TypeError), ({"normal": "1"}, TypeError), ([1.0], TypeError)):
+        with pytest.raises(exc, match="seconds"):
+            LayerTiming(8, 4, 3, seconds)
+    with pytest.raises(ValueError, match="channels"):
+        LayerTiming(0, 4, 3, {"normal": 1.0})
+    with pytest.raises(ValueError, match="noise"):
+        LayerTiming(8, 4, 3, {"normal": 1.0}, {"normal": -0.1})
+    t = LayerTiming(8, 4, 3, {"normal": 1.0})
+    with pytest.raises(ValueError, match="'separable' was not timed"):
+        _ = t.measured_speedup
+    with pytest.raises(ValueError, match="'depthwise' was not timed"):
+        t.achieved_flops("depthwise")
+
+
+def test_format_numpy_vs_torch_checks_its_rows():
+    with pytest.raises(TypeError, match="rows must be a list"):
+        bench.format_numpy_vs_torch({"layer": (4, 8)})
+    with pytest.raises(ValueError, match=r"rows\[0\] must be a numpy_vs_torch row"):
+        bench.format_numpy_vs_torch([{"layer": (4, 8), "kind": "normal"}])

@@ -155,7 +155,7 @@ def test_ensemble_validates():
 
     with pytest.raises(ValueError, match="seeds"):
         make_cnn_ensemble("normal", 4, [])
-    with pytest.raises(ValueError, match="seeds"):
+    with pytest.raises(TypeError, match="seeds"):  # an int is not a list of seeds
         make_cnn_ensemble("normal", 4, 3)
     with pytest.raises(ValueError, match="same kind and width"):
         stack_cnns([make_cnn("normal", 4), make_cnn("normal", 5)])
@@ -173,3 +173,44 @@ def test_huge_networks_are_refused_before_anything_is_allocated():
     with pytest.raises(ValueError, match="parameters"):  # its layers refuse on meta too
         cnn_parameters("normal", 10**5)
     assert cnn_parameters("normal", 43) < MAX_PARAMETERS
+
+
+def test_stack_cnns_refuses_what_it_cannot_stack_clearly():
+    from helpers.lab.cnn import stack_cnns
+
+    a = make_cnn("normal", 2, seed=0)
+    cases = [
+        (a, TypeError, "models must be a list"),
+        ([a, "model"], TypeError, r"models\[1\] must be a make_cnn model"),
+        ([a, nn.Sequential()], TypeError, r"models\[1\]"),
+        ([a, make_cnn("separable", 2)], ValueError, "same kind and width"),
+        ([a, make_cnn("normal", 2, batch_norm=False)], ValueError, "same kind and width"),
+        ([a, make_cnn("normal", 2, num_classes=3)], ValueError, "same kind and width"),
+        ([a, make_cnn("normal", 2).double()], ValueError, "same dtype"),
+        ([nn.Sequential(nn.Linear(2, 2), nn.Dropout())] * 2, TypeError,
+         "cannot stack a Dropout"),
+        ([stack_cnns([a, a])], TypeError, "cannot stack a _Replicate"),
+    ]
+    for models, error, message in cases:
+        with pytest.raises(error, match=message):
+            stack_cnns(models)
+
+
+def test_ensemble_seeds_may_be_numpy_and_huge_ensembles_are_refused():
+    import numpy as np
+
+    from helpers.lab.cnn import MAX_PARAMETERS, make_cnn_ensemble
+
+    x = torch.rand(2, 1, 8, 8)
+    with torch.no_grad():
+        expected = make_cnn_ensemble("normal", 2, [3, 4]).eval()(x)
+        for seeds in (np.array([3, 4]), (np.int64(3), np.int32(4)), torch.tensor([3, 4])):
+            assert torch.equal(make_cnn_ensemble("normal", 2, seeds).eval()(x), expected)
+    for bad in ([True, 1], [1.0], np.array([0.5])):
+        with pytest.raises(TypeError, match=r"seeds\[0\]"):
+            make_cnn_ensemble("normal", 2, bad)
+    with pytest.raises(ValueError, match="seed"):
+        make_cnn("normal", 2, seed=2**64)
+    members = MAX_PARAMETERS // cnn_parameters("normal", 64) + 1
+    with pytest.raises(ValueError, match="seeds"):  # refused before building any member
+        make_cnn_ensemble("normal", 64, list(range(members)))

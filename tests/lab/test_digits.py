@@ -140,3 +140,22 @@ def test_training_on_int32_labels_works():
     labels32 = Split(data.val.x, data.val.y.to(torch.int32))
     history = train(make_cnn("normal", 2, seed=0), labels32, None, epochs=1)
     assert history.epochs == 1
+
+
+def test_split_refuses_uint64_labels_meta_tensors_and_nan_images():
+    x, y = torch.zeros(3, 1, 8, 8), torch.tensor([0, 9, 4])
+    with pytest.raises(TypeError, match="y must hold integer labels .* got dtype torch.uint64"):
+        Split(x, np.array([0, 9, 4], dtype=np.uint64))
+    with pytest.raises(TypeError, match="y must hold integer labels"):
+        Split(x, torch.tensor([True, False, True]))
+    with pytest.raises(ValueError, match="x must be a dense tensor on the CPU"):
+        Split(torch.zeros(3, 1, 8, 8, device="meta"), y)
+    with pytest.raises(ValueError, match="y must be a dense tensor on the CPU"):
+        Split(x, torch.zeros(3, dtype=torch.int64, device="meta"))
+    for bad in (float("nan"), float("inf")):
+        images = x.clone()
+        images[1, 0, 2, 3] = bad
+        with pytest.raises(ValueError, match="x must hold finite pixel values"):
+            Split(images, y)
+    unsigned = Split(x.numpy(), np.array([0, 9, 4], dtype=np.uint32))
+    assert unsigned.y.dtype == torch.int64 and unsigned.y.tolist() == [0, 9, 4]

@@ -70,3 +70,9 @@ def test_filters_validate_arguments():
         images.box_blur(0)
     with pytest.raises(TypeError, match="size"):
         images.box_blur(2.0)
+
+
+def test_a_huge_box_blur_is_refused_before_it_is_allocated():
+    assert images.box_blur(images.MAX_FILTER_SIZE).shape == (640, 640)
+    with pytest.raises(ValueError, match="size must be at most 640"):
+        images.box_blur(10**5)

@@ -105,3 +105,46 @@ def test_quick_mode_runs_end_to_end(tmp_path, capsys):
     quick = check_study(json.loads(out.read_text()))
     assert quick["budget"] == 1 and quick["design"]["seeds"] == [0, 1]
     assert "wrote" in capsys.readouterr().out
+
+
+def test_the_public_helpers_check_their_arguments(study):
+    from helpers.lab.overfitting_study import (
+        batch_seeds,
+        control_pair,
+        kept_index,
+        run_study,
+        split_data,
+    )
+    from helpers.lab.train import History
+
+    bad_design = STUDY | {"seeds": [0, 1.5]}
+    cases = [
+        (lambda: arms("STUDY"), TypeError, "design must be a dict"),
+        (lambda: arms({"n_train": 200}), ValueError, "design lacks the keys"),
+        (lambda: arms(bad_design), TypeError, r"design\['seeds'\]\[1\]"),
+        (lambda: arms(STUDY | {"normal_widths": [0]}), ValueError, "normal_widths"),
+        (lambda: arms(STUDY | {"control": {"width": 2}}), ValueError, "control"),
+        (lambda: split_data(STUDY, -1), ValueError, "split"),
+        (lambda: batch_seeds(STUDY, 1.0), TypeError, "split"),
+        (lambda: run_arm(STUDY, arms(STUDY)[0], 0, 10**9), ValueError, "epochs"),
+        (lambda: run_arm(STUDY, {"kind": "normal"}, 0, 1), ValueError, "arm lacks"),
+        (lambda: run_study(STUDY, budget=10**6), ValueError, "budget"),
+        (lambda: run_study(STUDY, jobs=10**6), ValueError, "jobs"),
+        (lambda: run_study(STUDY, jobs=0), ValueError, "jobs"),
+        (lambda: run_study(STUDY, cache=3), TypeError, "cache"),
+        (lambda: check_study({"runs": []}), ValueError, "study lacks the keys"),
+        (lambda: check_study(study | {"runs": [{"arm": "normal-1"}]}), ValueError,
+         r"study\['runs'\]\[0\] lacks"),
+        (lambda: histories(study, "2"), TypeError, "budget"),
+        (lambda: histories(study, 0), ValueError, "budget"),
+        (lambda: measure_table(study, 3), ValueError, "budget"),
+        (lambda: comparisons([]), TypeError, "study"),
+        (lambda: control_pair(study | {"design": None}), TypeError, "design"),
+        (lambda: kept_index("history", 3), TypeError, "history"),
+        (lambda: kept_index(History([5], val_loss=[0.1]), 3), ValueError, "no epoch up to"),
+        (lambda: kept_index(History([1], val_loss=[0.1]), 0), ValueError, "cap"),
+    ]
+    for call, exc, word in cases:
+        with pytest.raises(exc, match=word):
+            call()
+    assert kept_index(History([1, 2, 3], val_loss=[0.3, 0.1, 0.2]), 3) == 1

@@ -93,3 +93,36 @@ def test_table5_shallow_row():
     assert MOBILENET_TABLE5_SHALLOW.row("Shallow MobileNet")["million mult-adds"] == 307.0
     assert MOBILENET_TABLE5_SHALLOW.row("0.75 MobileNet")["million mult-adds"] == \
         MOBILENET_TABLE6_WIDTH.row(0.75)["million mult-adds"]
+
+
+def test_paper_table_checks_its_fields():
+    good = ("k", "A (2000)", "Table 1", "c", ("a", "b"), ((1, 2),))
+    assert PaperTable(*good).column("b") == (2,)
+    for index, bad, word in ((0, None, "bibkey"), (4, "ab", "columns"), (4, (), "columns"),
+                             (5, [(1, 2)], "rows"), (5, ((1, 2), [3, 4]), "rows")):
+        fields = list(good)
+        fields[index] = bad
+        with pytest.raises(TypeError, match=word):
+            PaperTable(*fields)
+    with pytest.raises(TypeError, match="name must be a column name"):
+        PaperTable(*good).column(["a"])
+
+
+def test_mobilenet_v1_table_refuses_a_model_or_resolution_it_cannot_use():
+    import torch
+    from torch import nn
+
+    from helpers.lab.paper_tables import MAX_RESOLUTION, mobilenet_v1_table
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten()).train()
+    model[1].eval()  # one module in its own mode
+    before = [b.clone() for b in model.buffers()]
+    with pytest.raises(ValueError, match="model cannot run on a 3-channel 8 x 8 image"):
+        mobilenet_v1_table(model, resolution=8)
+    assert model.training and model[0].training and not model[1].training
+    assert all(torch.equal(a, b) for a, b in zip(before, model.buffers(), strict=True))
+    assert not model[0]._forward_hooks  # the recording hooks are removed
+    with pytest.raises(ValueError, match="resolution must be at most"):
+        mobilenet_v1_table(model, resolution=10**5)
+    rows = mobilenet_v1_table(nn.Sequential(nn.Conv2d(3, 2, 3)), resolution=MAX_RESOLUTION)
+    assert rows[0].input_size == "1024 × 1024 × 3"

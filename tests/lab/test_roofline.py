@@ -168,3 +168,42 @@ def test_verdict_names_the_compute_roof_when_compute_binds():
         verdict, _, roof = machine.verdict(10.0, achieved, 2**19)
         assert roof == "compute", verdict
     assert machine.verdict(0.5, 24e9, 2**19)[2] == "L2"  # 25 GFLOP/s memory roof binds
+
+
+def test_roofline_refuses_nan_negative_or_malformed_ceilings():
+    good = {"peak_flops": 1e9, "bandwidth": 1e9, "threads": 1}
+    levels = (("L2", 2.0**20, 1e10), ("DRAM", math.inf, 1e9))
+    assert Roofline(**good, levels=levels, matmul_flops=5e8).roof_for(10.0) == ("L2", 1e10)
+    cases = [({"peak_flops": float("nan")}, ValueError, "peak_flops"),
+             ({"bandwidth": -1.0}, ValueError, "bandwidth"),
+             ({"matmul_flops": float("nan")}, ValueError, "matmul_flops"),
+             ({"matmul_flops": -5.0}, ValueError, "matmul_flops"),
+             ({"levels": (("L2", 2**20, float("nan")),)}, ValueError, r"levels\[0\] bandwidth"),
+             ({"levels": (("L2", 2**20, -1e9),)}, ValueError, r"levels\[0\] bandwidth"),
+             ({"levels": (("L2", -1.0, 1e9),)}, ValueError, r"levels\[0\] capacity"),
+             ({"levels": (("L2", float("nan"), 1e9),)}, ValueError, r"levels\[0\] capacity"),
+             ({"levels": (("L2", 1e9),)}, TypeError, r"levels\[0\]"),
+             ({"levels": "DRAM"}, TypeError, "levels"),
+             ({"threads": 10**6}, ValueError, "threads"),
+             ({"peak_source": None}, TypeError, "peak_source")]
+    for change, exc, word in cases:
+        with pytest.raises(exc, match=word):
+            Roofline(**(good | change))
+
+
+@pytest.mark.parametrize(("call", "word"), [
+    (lambda: roofline.measure_peak_flops(size=10**5), "size must be at most"),
+    (lambda: roofline.measure_peak_flops(size=8, threads=10**6), "threads"),
+    (lambda: roofline.measure_peak_flops(size=8, repeats=10**9), "repeats"),
+    (lambda: roofline.measure_bandwidth(nbytes=10**12), "nbytes must be at most"),
+    (lambda: roofline.measure_bandwidth(nbytes=2**10, repeats=10**9), "repeats"),
+    (lambda: roofline.measure_bandwidth(nbytes=2**10, min_run_time=-1), "min_run_time"),
+    (lambda: roofline.measure_roofline(copy_bytes=10**12), "copy_bytes"),
+    (lambda: roofline.measure_roofline(cache_copy_bytes=10**12), "cache_copy_bytes"),
+    (lambda: roofline.measure_roofline(matmul_size=10**5), "matmul_size"),
+    (lambda: roofline.measure_roofline(repeats=10**9), "repeats"),
+    (lambda: roofline.measure_roofline(levels="yes"), "levels"),
+])
+def test_measurements_refuse_huge_arguments_before_allocating_or_measuring(call, word):
+    with pytest.raises((TypeError, ValueError), match=word):
+        call()

@@ -113,3 +113,25 @@ def test_detectable_difference_refuses_levels_it_cannot_resolve_and_never_hangs(
         d = detectable_difference(1.0, 10, alpha=alpha)
         assert math.isfinite(d) and d > previous
         previous = d
+
+
+def test_values_near_floats_limit_give_a_correct_value_or_a_clear_error():
+    assert mean_and_spread([1e308, 1e308]) == (1e308, 0.0)
+    mean, spread = mean_and_spread([1e308, -1e308, 5e307])
+    assert mean == pytest.approx(5e307 / 3) and spread == pytest.approx(np.std(
+        [1.0, -1.0, 0.5], ddof=1) * 1e308)
+    assert mean_and_spread([5e-324, 5e-324]) == (5e-324, 0.0)
+    with pytest.raises(ValueError, match="spread of values"):
+        mean_and_spread([1.7e308, -1.7e308])
+    with pytest.raises(ValueError, match=r"a\[i\] - b\[i\] must be finite"):
+        paired_interval([1e308, -1e308], [-1e308, 1e308])
+    with pytest.raises(ValueError, match="values"):
+        mean_and_spread([10**400, 1.0])
+    with pytest.raises(ValueError, match="spread"):
+        detectable_difference(1.7e308, 3)
+
+
+def test_holm_refuses_an_empty_family():
+    with pytest.raises(ValueError, match="p_values must hold at least one p-value"):
+        holm([])
+    assert holm(np.array([0.5])) == [0.5]

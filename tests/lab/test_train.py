@@ -11,7 +11,7 @@ from torch import nn
 
 from helpers.core.threads import fixed_threads
 from helpers.lab.cnn import make_cnn
-from helpers.lab.digits import DigitsData, load_digits_split, subsample
+from helpers.lab.digits import DigitsData, Split, load_digits_split, subsample
 from helpers.lab.train import History, evaluate, train
 
 
@@ -297,3 +297,106 @@ def test_early_stopping_restores_the_best_epoch_and_is_a_prefix(data, small):
     assert short.val_loss == history.val_loss[:4]
     with pytest.raises(ValueError, match="patience"):
         train(make_cnn("normal", 2), tiny, None, patience=2)
+
+
+# --- bad input: a clear error, and the model left as it was --------------------
+
+
+def _state(model: nn.Module) -> list[torch.Tensor]:
+    return [t.detach().clone() for t in model.state_dict().values()]
+
+
+def _bad_calls(small):
+    from helpers.lab.cnn import make_cnn_ensemble
+    from helpers.lab.train import train_ensemble
+
+    rgb = Split(torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 3]))
+    uneven = Split(small.x[:4], small.y[:4])
+    object.__setattr__(uneven, "y", small.y[:3])  # a Split changed behind its back
+    return {
+        "seed list": (lambda m: train_ensemble(m, small, seed=[1, 2, 3]), "ensemble",
+                      ValueError, "batch orders"),
+        "seed list, one network": (lambda m: train(m, small, seed=[0, 1]), "normal",
+                                   ValueError, "batch orders"),
+        "huge seed": (lambda m: train(m, small, seed=2**64), "normal", ValueError, "seed"),
+        "images": (lambda m: train(m, rgb), "normal", ValueError, "train_data"),
+        "val images": (lambda m: train(m, small, rgb), "normal", ValueError, "val_data"),
+        "lengths": (lambda m: train(m, uneven), "normal", ValueError, "train_data"),
+        "labels": (lambda m: train(m, small), "five classes", ValueError, "labels up to 9"),
+        "ensemble": (lambda m: train(m, small), "ensemble", ValueError, "train_ensemble"),
+        "epochs": (lambda m: train(m, small, epochs=10**9), "normal", ValueError, "epochs"),
+        "numpy float seeds": (lambda m: train_ensemble(m, small, seed=np.array([1.0, 2.0])),
+                              "ensemble", TypeError, r"seed\[0\]"),
+        "bool seed": (lambda m: train(m, small, seed=True), "normal", TypeError, "seed"),
+        "make_ensemble": (lambda m: make_cnn_ensemble("normal", 2, [0, 1.5]), "normal",
+                          TypeError, r"seeds\[1\]"),
+    }
+
+
+@pytest.mark.parametrize("case", ["seed list", "seed list, one network", "huge seed", "images",
+                                  "val images", "lengths", "labels", "ensemble", "epochs",
+                                  "numpy float seeds", "bool seed", "make_ensemble"])
+def test_a_failing_call_leaves_the_model_as_it_was(small, case):
+    from helpers.lab.cnn import make_cnn_ensemble
+
+    call, model_kind, error, message = _bad_calls(small)[case]
+    model = {"normal": lambda: make_cnn("normal", 2, seed=0),
+             "five classes": lambda: make_cnn("normal", 2, seed=0, num_classes=5),
+             "ensemble": lambda: make_cnn_ensemble("normal", 2, [0, 1])}[model_kind]()
+    model.train()
+    model[2].eval()  # one module in its own mode
+    before = _state(model)
+    with pytest.raises(error, match=message):
+        call(model)
+    assert all(t.dtype == torch.float32 for t in model.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, _state(model), strict=True))
+    assert model.training and not model[2].training and model[1].training
+
+
+def test_numpy_seeds_are_seeds(data, small):
+    from helpers.lab.cnn import make_cnn_ensemble
+    from helpers.lab.train import train_ensemble
+
+    runs = [train_ensemble(make_cnn_ensemble("normal", 2, seeds), small, epochs=1,
+                           batch_size=64, seed=order)
+            for seeds, order in (([0, 1], [7, 8]), (np.array([0, 1]), np.array([7, 8])),
+                                 ((np.int64(0), np.int32(1)), [np.int64(7), np.int64(8)]))]
+    assert runs[0] == runs[1] == runs[2]
+    one = train_ensemble(make_cnn_ensemble("normal", 2, [0, 1]), small, epochs=1, seed=[3, 3])
+    assert one == train_ensemble(make_cnn_ensemble("normal", 2, [0, 1]), small, epochs=1,
+                                 seed=np.int64(3))
+
+
+def test_evaluate_restores_every_modules_mode_and_checks_the_model(data):
+    from helpers.lab.cnn import make_cnn_ensemble
+    from helpers.lab.train import evaluate_ensemble
+
+    ensemble = make_cnn_ensemble("normal", 2, [0, 1]).train()
+    ensemble[2].eval()
+    evaluate_ensemble(ensemble, data.val)
+    assert ensemble.training and ensemble[1].training and not ensemble[2].training
+    single = make_cnn("normal", 2).eval()
+    with pytest.raises(ValueError, match="members"):
+        evaluate_ensemble(single, data.val)
+    assert not any(m.training for m in single.modules())
+    model = make_cnn("normal", 2, num_classes=5).train()
+    with pytest.raises(ValueError, match="labels up to 9"):
+        evaluate(model, data.val)
+    with pytest.raises(ValueError, match="data"):
+        evaluate(make_cnn("normal", 2), Split(torch.rand(2, 3, 8, 8), torch.tensor([0, 1])))
+    assert model.training
+
+
+def test_history_gaps_refuse_a_bad_index_clearly():
+    history = History([1, 2], [0.5, 0.1], [0.8, 1.0], [0.6, 0.4], [0.7, 0.9])
+    assert history.gap(-2) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="epoch must be at most 1, got 2"):
+        history.gap(2)
+    with pytest.raises(ValueError, match="epoch must be an int >= -2, got -3"):
+        history.loss_gap(-3)
+    with pytest.raises(TypeError, match="epoch"):
+        history.gap(1.0)
+    with pytest.raises(ValueError, match="pair up"):
+        History(val_acc=[0.5]).gap()
+    with pytest.raises(ValueError, match="validation"):
+        History().gap()
