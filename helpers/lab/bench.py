@@ -30,6 +30,7 @@ from helpers.core._validate import (
 from helpers.core.cost import KINDS, conv_cost
 from helpers.core.geometry import same_padding
 from helpers.core.threads import fixed_threads
+from helpers.lab.summaries import format_table
 
 #: MobileNetV1's 3x3 stages as (channels, height = width) of a 224x224 input.
 MOBILENET_LAYERS: tuple[tuple[int, int], ...] = ((32, 112), (128, 56), (256, 28), (512, 14))
@@ -380,13 +381,10 @@ def numpy_vs_torch(layers: Sequence[tuple[int, int]] = MOBILENET_LAYERS, *,
 
 def format_numpy_vs_torch(rows: Sequence[Mapping[str, object]]) -> str:
     """The rows of :func:`numpy_vs_torch` as a text table (times in milliseconds)."""
-    lines = [f"{'layer (C, H)':<14}{'kind':<11}{'NumPy ms':>10}{'PyTorch ms':>12}"
-             f"{'NumPy/PyTorch':>15}"]
-    for row in rows:
-        c, s = row["layer"]  # type: ignore[misc]
-        lines.append(f"{f'({c}, {s})':<14}{row['kind']:<11}{row['numpy'] * 1e3:>10.2f}"
-                     f"{row['torch'] * 1e3:>12.3f}{row['ratio']:>15.1f}")
-    return "\n".join(lines)
+    return format_table(
+        ["layer (C, H)", "kind", "NumPy ms", "PyTorch ms", "NumPy/PyTorch"],
+        [[str(tuple(row["layer"])), row["kind"], f"{row['numpy'] * 1e3:.2f}",
+          f"{row['torch'] * 1e3:.3f}", f"{row['ratio']:.1f}"] for row in rows])
 
 
 def main() -> None:

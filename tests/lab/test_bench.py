@@ -148,7 +148,7 @@ def test_numpy_vs_torch_rows_and_table():
         assert r["ratio"] == pytest.approx(r["numpy"] / r["torch"])
     table = bench.format_numpy_vs_torch(rows)
     assert "NumPy/PyTorch" in table and "(4, 8)" in table
-    assert len(table.splitlines()) == 3
+    assert len(table.splitlines()) == 4  # header, rule, two rows
 
 
 def test_layer_timing_is_plain_data():

@@ -93,18 +93,3 @@ def test_table5_shallow_row():
     assert MOBILENET_TABLE5_SHALLOW.row("Shallow MobileNet")["million mult-adds"] == 307.0
     assert MOBILENET_TABLE5_SHALLOW.row("0.75 MobileNet")["million mult-adds"] == \
         MOBILENET_TABLE6_WIDTH.row(0.75)["million mult-adds"]
-
-
-def test_format_table_aligns_columns():
-    from helpers.lab.paper_tables import format_table
-
-    text = format_table(["name", "value"], [["a", "1"], ["long name", "1,234"]])
-    lines = text.splitlines()
-    assert lines[0] == "name       value"
-    assert lines[1] == "---------  -----"
-    assert lines[2] == "a              1"
-    assert lines[3] == "long name  1,234"
-    with pytest.raises(ValueError, match="columns"):
-        format_table([], [])
-    with pytest.raises(ValueError, match=r"rows\[0\]"):
-        format_table(["a", "b"], [["x"]])

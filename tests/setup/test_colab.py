@@ -103,20 +103,6 @@ def distribution_of(module: str) -> str:
     return canonicalize_name(dists[0])
 
 
-def run_first_cell(path: Path, monkeypatch, on_colab: bool) -> list[list[str]]:
-    """Execute a chapter's first cell with ``subprocess.run`` recorded, not run."""
-    import subprocess
-
-    commands: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: commands.append(list(cmd)))
-    if on_colab:
-        monkeypatch.setitem(sys.modules, "google.colab", object())
-    else:
-        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    exec(compile(code_of(cells(path)[0]), f"{path.name}[0]", "exec"), {})
-    return commands
-
-
 def helpers_ref() -> str:
     """The revision the notebooks install helpers from (make notebooks REF=...)."""
     reader = json.loads((ROOT / "notebooks" / CHAPTERS[0].name).read_text(encoding="utf-8"))
@@ -131,12 +117,12 @@ def helpers_release() -> str:
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
-def test_first_cell_installs_helpers_of_the_notebooks_revision_on_colab_only(path, monkeypatch):
+def test_first_cell_installs_helpers_of_the_notebooks_revision_on_colab_only(path, run_setup_cell):
     first = cells(path)[0]
     assert first["cell_type"] == "code" and "remove-cell" in first["metadata"].get("tags", [])
     assert first["outputs"] == [], "the first cell is a no-op outside Colab: no output"
-    assert run_first_cell(path, monkeypatch, on_colab=False) == []
-    commands = run_first_cell(path, monkeypatch, on_colab=True)
+    assert run_setup_cell(code_of(cells(path)[0]), on_colab=False) == []
+    commands = run_setup_cell(code_of(cells(path)[0]), on_colab=True)
     # main, or a release's own tag (make notebooks REF=vX.Y.Z): never a tag
     # that may not exist (tests/setup/test_reader_notebooks.py).
     assert helpers_ref() in ("main", f"v{PYPROJECT['project']['version']}")

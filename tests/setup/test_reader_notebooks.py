@@ -7,7 +7,6 @@ import functools
 import json
 import os
 import re
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -225,25 +224,14 @@ def test_launch_buttons_of_a_chapter_page_name_its_reader_notebook():
 # -- the first cell ----------------------------------------------------------------------------
 
 
-def run_setup(source: str, monkeypatch, on_colab: bool) -> list[list[str]]:
-    commands: list[list[str]] = []
-    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: commands.append(list(cmd)))
-    if on_colab:
-        monkeypatch.setitem(sys.modules, "google.colab", object())
-    else:
-        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    exec(compile(source, "setup", "exec"), {})
-    return commands
-
-
 @pytest.mark.parametrize("path", READER + STUDENT, ids=lambda p: p.parent.name + "/" + p.name)
-def test_first_cell_installs_helpers_of_this_revision_on_colab_only(path, monkeypatch):
+def test_first_cell_installs_helpers_of_this_revision_on_colab_only(path, run_setup_cell):
     nb = read(path)
     first, ref = nb.cells[0], nb.metadata["book"]["helpers_ref"]
     assert first.cell_type == "code" and len(first.source.splitlines()) <= 10
     assert not any("google.colab" in c.source for c in nb.cells[1:] if c.cell_type == "code")
-    assert run_setup(first.source, monkeypatch, on_colab=False) == []
-    assert run_setup(first.source, monkeypatch, on_colab=True) == [
+    assert run_setup_cell(first.source, on_colab=False) == []
+    assert run_setup_cell(first.source, on_colab=True) == [
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", f"git+{rn.REPOSITORY}@{ref}"]]
 
 

@@ -244,6 +244,23 @@ def as_array(value: Any, where: str, verb: str = "returned") -> tuple[np.ndarray
     return np.array(array, dtype=np.float64), rtol
 
 
+def array_pair(answer: Any, where: str, names: tuple[str, str],
+               labels: tuple[str, str] | None = None, verb: str = "returned"
+               ) -> list[tuple[np.ndarray, float]]:
+    """A pair answer ``(names[0], names[1])``, each part as :func:`as_array` gives it.
+
+    ``where`` says who returned it; ``labels`` name each part in a refusal (by
+    default ``"<where>, <name>"``). Anything but a pair of arrays is refused with
+    what to return.
+    """
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        what = (f"a {type(answer).__name__} of {len(answer)} items"
+                if isinstance(answer, tuple | list) else describe(answer))
+        raise Refusal(f"{where} returned {what}; return a pair ({names[0]}, {names[1]}).")
+    labels = labels or (f"{where}, {names[0]}", f"{where}, {names[1]}")
+    return [as_array(part, label, verb=verb) for part, label in zip(answer, labels, strict=True)]
+
+
 def largest_error(got: np.ndarray, want: np.ndarray) -> float:
     """The largest absolute difference (inf if ``got`` has NaN or inf)."""
     difference = np.abs(got - want)

@@ -10,20 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.book.checks._common import (
-    Refusal,
-    as_array,
-    as_int,
-    call,
-    checker,
-    close,
-    collect,
-    compare_all,
-    describe,
-    input_dtype,
-    largest_error,
-    require_callable,
-)
+from helpers.book.checks import _common as common
 
 #: (in_channels, out_channels, stride, expansion) cases for the inverted residual.
 BLOCK_CASES: tuple[tuple[int, int, int, int], ...] = (
@@ -147,7 +134,7 @@ _BLOCK_MISTAKES: tuple[tuple[dict, str], ...] = (
 )
 
 
-@checker
+@common.checker
 def check_inverted_residual(make_block: Callable[..., nn.Module]) -> str:
     """Check ``make_block(in_channels, out_channels, stride, expansion)``, a
     learner's MobileNetV2 inverted residual block (expand 1x1 + BN + ReLU6 unless
@@ -163,7 +150,7 @@ def check_inverted_residual(make_block: Callable[..., nn.Module]) -> str:
     in-place residual (``x += out``) is accepted; other changes to the input
     are not. PyTorch's global random state is left untouched.
     """
-    require_callable(make_block, "make_block")
+    common.require_callable(make_block, "make_block")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         for case in BLOCK_CASES:
@@ -175,57 +162,57 @@ def check_inverted_residual(make_block: Callable[..., nn.Module]) -> str:
 def _check_block_case(make_block: Callable[..., nn.Module], cin: int, cout: int,
                       stride: int, t: int) -> None:
     where = f"make_block({cin}, {cout}, stride={stride}, expansion={t})"
-    block = call(make_block, (cin, cout, stride, t), where)
+    block = common.call(make_block, (cin, cout, stride, t), where)
     if not isinstance(block, nn.Module):
-        raise Refusal(f"{where} returned {describe(block)}; return an nn.Module.")
+        raise common.Refusal(f"{where} returned {common.describe(block)}; return an nn.Module.")
     try:
         block.eval()
         _randomise(block)
     except Exception as exc:  # a learner's module that cannot be set up
-        raise Refusal(f"{where}: preparing the block raised {type(exc).__name__}: "
-                      f"{exc}") from None
-    x = 4 * torch.randn(2, cin, BLOCK_SIZE, BLOCK_SIZE).to(input_dtype(block))
+        raise common.Refusal(f"{where}: preparing the block raised {type(exc).__name__}: "
+                             f"{exc}") from None
+    x = 4 * torch.randn(2, cin, BLOCK_SIZE, BLOCK_SIZE).to(common.input_dtype(block))
     given = x.clone()
     on_input = f"{where} on an input of shape {tuple(x.shape)}"
     steps = _Steps(block)
     try:
         with torch.no_grad():
-            answer = call(block, (given,), on_input)
+            answer = common.call(block, (given,), on_input)
     finally:
         steps.remove()
-    got, rtol = as_array(answer, on_input)
+    got, rtol = common.as_array(answer, on_input)
     out_size = (BLOCK_SIZE - 1) // stride + 1
     want_shape = (2, cout, out_size, out_size)
     if got.shape != want_shape:
-        raise Refusal(f"{where}: output shape {got.shape}, expected {want_shape}. Check the "
-                      "stride (only the depthwise step has it) and padding 1.")
+        raise common.Refusal(f"{where}: output shape {got.shape}, expected {want_shape}. Check the "
+                             "stride (only the depthwise step has it) and padding 1.")
     params = sum(p.numel() for p in block.parameters())
     want_params = expected_inverted_residual_params(cin, cout, t)
     if params != want_params:
-        raise Refusal(f"{where}: {params} parameters, expected {want_params}. "
-                      + _params_hint(cin, cout, t, params))
+        raise common.Refusal(f"{where}: {params} parameters, expected {want_params}. "
+                             + _params_hint(cin, cout, t, params))
     weights = _identify(steps.called, where, cin, cout, t)
     _check_strides(steps.called[::2], where, stride, t)
     residual = stride == 1 and cin == cout
     if not torch.equal(given, x) and not (residual and np.array_equal(given.double().numpy(),
                                                                        got)):
-        raise Refusal(f"{on_input} changed its input x in place. Only an in-place "
-                      "residual addition (x += out) may write into it.")
+        raise common.Refusal(f"{on_input} changed its input x in place. Only an in-place "
+                             "residual addition (x += out) may write into it.")
     want = _reference_block(x, weights, stride, residual).numpy()
-    if close(got, want, rtol):
+    if common.close(got, want, rtol):
         return
-    if residual and close(got, _reference_block(x, weights, stride, False).numpy(), rtol):
+    if residual and common.close(got, _reference_block(x, weights, stride, False).numpy(), rtol):
         hint = ("Stride 1 and equal channels, so the block must add its input to its "
                 "output (the residual connection); it does not.")
     else:
-        hint = next((hint for variant, hint in _BLOCK_MISTAKES if close(
+        hint = next((hint for variant, hint in _BLOCK_MISTAKES if common.close(
             got, _reference_block(x, weights, stride, residual, **variant).numpy(), rtol)),
             "Expected expand 1x1 + BN + ReLU6 (unless the expansion is 1), depthwise 3x3 "
             "with the stride and padding 1 + BN + ReLU6, project 1x1 + BN, plus the input "
             "when the stride is 1 and the channels match.")
-    raise Refusal(f"{on_input}: the output differs from an inverted residual computed "
-                  f"with your block's own weights (largest difference "
-                  f"{largest_error(got, want):.3g}). {hint}")
+    raise common.Refusal(f"{on_input}: the output differs from an inverted residual computed "
+                         f"with your block's own weights (largest difference "
+                         f"{common.largest_error(got, want):.3g}). {hint}")
 
 
 def _identify(called: list[nn.Module], where: str, cin: int, cout: int,
@@ -236,10 +223,10 @@ def _identify(called: list[nn.Module], where: str, cin: int, cout: int,
     kinds = ["conv" if isinstance(m, nn.Conv2d) else "norm" for m in called]
     if kinds != ["conv", "norm"] * len(names):
         seen = ", ".join(type(m).__name__ for m in called) or "none"
-        raise Refusal(f"{where}: expected the block to call a convolution then a batch "
-                      f"norm for each of its {len(names)} steps ({', '.join(names)}), "
-                      f"in that order; the nn.Conv2d and nn.BatchNorm2d modules it called "
-                      f"were: {seen}. Build each step from nn.Conv2d and nn.BatchNorm2d.")
+        raise common.Refusal(f"{where}: expected the block to call a convolution then a batch "
+                             f"norm for each of its {len(names)} steps ({', '.join(names)}), "
+                             f"in that order; the nn.Conv2d and nn.BatchNorm2d modules it called "
+                             f"were: {seen}. Build each step from nn.Conv2d and nn.BatchNorm2d.")
     shapes = {"expansion": ((hidden, cin, 1, 1), hidden),
               "depthwise": ((hidden, 1, 3, 3), hidden),
               "projection": ((cout, hidden, 1, 1), cout)}
@@ -247,11 +234,11 @@ def _identify(called: list[nn.Module], where: str, cin: int, cout: int,
     for name, conv, norm in zip(names, called[::2], called[1::2], strict=True):
         want_weight, want_features = shapes[name]
         if tuple(conv.weight.shape) != want_weight:
-            raise Refusal(f"{where}: the {name} convolution's weight has shape "
-                          f"{tuple(conv.weight.shape)}, expected {want_weight}.")
+            raise common.Refusal(f"{where}: the {name} convolution's weight has shape "
+                                 f"{tuple(conv.weight.shape)}, expected {want_weight}.")
         if norm.num_features != want_features:
-            raise Refusal(f"{where}: the batch norm after the {name} has "
-                          f"{norm.num_features} channels, expected {want_features}.")
+            raise common.Refusal(f"{where}: the batch norm after the {name} has "
+                                 f"{norm.num_features} channels, expected {want_features}.")
         steps.append(_snapshot(conv, norm))
     return steps
 
@@ -273,8 +260,8 @@ def _check_strides(convs: list[nn.Module], where: str, stride: int, t: int) -> N
                 extra = (f" On the projection the output has the right size, but the "
                          f"depthwise step then runs at full resolution: {stride ** 2} times "
                          "its multiply-adds, for pixels the projection throws away.")
-            raise Refusal(f"{where}: the {name} convolution has stride {got}, expected "
-                          f"{want}; the stride belongs to the depthwise step alone.{extra}")
+            raise common.Refusal(f"{where}: the {name} convolution has stride {got}, expected "
+                                 f"{want}; the stride belongs to the depthwise step alone.{extra}")
 
 
 def _params_hint(cin: int, cout: int, t: int, got: int) -> str:
@@ -371,7 +358,7 @@ def _unrounded(m: int, n: int, f: int, alpha: float, rho: float) -> float:
     return (9 * m * alpha + m * alpha * n * alpha) * (f * rho) ** 2
 
 
-@checker
+@common.checker
 def check_mobilenet_macs(fn: Callable[..., object]) -> str:
     """Check ``fn(in_channels, out_channels, feature_size, width_multiplier,
     resolution_multiplier)``, a learner's multiply-add count of a 3x3 depthwise
@@ -379,14 +366,14 @@ def check_mobilenet_macs(fn: Callable[..., object]) -> str:
     reduced resolution (the paper's equation 7, with whole numbers of channels
     and pixels). Python and NumPy integers are accepted, and so are exact whole
     Fractions and Decimals."""
-    require_callable(fn)
-    answers = collect(fn, WIDTH_CASES, _macs_call, _read_macs)
+    common.require_callable(fn)
+    answers = common.collect(fn, WIDTH_CASES, _macs_call, _read_macs)
     expected = {case: expected_separable_macs(*case) for case in WIDTH_CASES}
-    compare_all(answers, expected, int.__eq__, _macs_call, _macs_mistakes(),
-                "Per output pixel: 3*3*(alpha*M) for the depthwise step plus "
-                "(alpha*M)*(alpha*N) for the pointwise step; times (rho*D_F)^2 pixels.")
+    common.compare_all(answers, expected, int.__eq__, _macs_call, _macs_mistakes(),
+                       "Per output pixel: 3*3*(alpha*M) for the depthwise step plus "
+                       "(alpha*M)*(alpha*N) for the pointwise step; times (rho*D_F)^2 pixels.")
     return f"Correct on all {len(WIDTH_CASES)} cases."
 
 
 def _read_macs(value: object, where: str) -> int:
-    return as_int(value, where, "Round the channels and the feature size first.")
+    return common.as_int(value, where, "Round the channels and the feature size first.")

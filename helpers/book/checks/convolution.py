@@ -20,19 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from helpers.book.checks._common import (
-    Refusal,
-    array_answer,
-    as_int,
-    checker,
-    close,
-    collect,
-    compare_all,
-    largest_error,
-    precision_hint,
-    require_callable,
-    require_seed,
-)
+from helpers.book.checks import _common as common
 from helpers.core import numpy_conv
 
 #: (input_size, kernel_size, padding, stride, dilation) cases for the output size.
@@ -65,19 +53,19 @@ def _size_call(case: tuple[int, int, int, int, int]) -> str:
 
 
 def _read_size(value: object, where: str) -> int:
-    return as_int(value, where, "Hint: use floor division // rather than /.")
+    return common.as_int(value, where, "Hint: use floor division // rather than /.")
 
 
-@checker
+@common.checker
 def check_output_size(fn: Callable[..., object]) -> str:
     """Check ``fn(input_size, kernel_size, padding, stride, dilation)``, a
     learner's output-size formula, against PyTorch on many settings."""
-    require_callable(fn)
-    answers = collect(fn, OUTPUT_SIZE_CASES, _size_call, _read_size)
+    common.require_callable(fn)
+    answers = common.collect(fn, OUTPUT_SIZE_CASES, _size_call, _read_size)
     expected = {case: torch_output_size(*case) for case in OUTPUT_SIZE_CASES}
-    compare_all(answers, expected, int.__eq__, _size_call, _OUTPUT_SIZE_MISTAKES,
-                "The formula is floor((H + 2p - d(k-1) - 1) / s) + 1.",
-                expected_word="PyTorch gives")
+    common.compare_all(answers, expected, int.__eq__, _size_call, _OUTPUT_SIZE_MISTAKES,
+                       "The formula is floor((H + 2p - d(k-1) - 1) / s) + 1.",
+                       expected_word="PyTorch gives")
     return f"Correct on all {len(OUTPUT_SIZE_CASES)} settings."
 
 
@@ -106,7 +94,7 @@ def reference_depthwise(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return out[0].numpy()
 
 
-@checker
+@common.checker
 def check_depthwise(fn: Callable[..., object], *, seed: int = 0) -> str:
     """Check ``fn(x, weight)``, a learner's depthwise convolution, against
     PyTorch's ``F.conv2d(..., groups=C)``.
@@ -119,8 +107,8 @@ def check_depthwise(fn: Callable[..., object], *, seed: int = 0) -> str:
     of their dtype. The exercise forbids a grouped convolution (``groups=`` in
     PyTorch or NumPy, or ``depthwise_conv2d``): an answer that runs one is refused.
     """
-    require_callable(fn)
-    rng = np.random.default_rng(require_seed(seed))
+    common.require_callable(fn)
+    rng = np.random.default_rng(common.require_seed(seed))
     used: list[int] = []
 
     def watched(*args: object) -> object:
@@ -141,17 +129,17 @@ def check_depthwise(fn: Callable[..., object], *, seed: int = 0) -> str:
             return (": one map per channel, each (H - k + 1) x (W - k + 1). "
                     + _depthwise_shape_hint(shape, want, given))
 
-        got, rtol, right = array_answer(watched, {"x": x, "weight": weight}, want, where,
-                                        shape_hint=shape_hint)
+        got, rtol, right = common.array_answer(watched, {"x": x, "weight": weight}, want, where,
+                                               shape_hint=shape_hint)
         if used:
-            raise Refusal(f"{where} ran a grouped convolution (groups={used[0]}): the "
-                          "exercise asks for the depthwise convolution without groups= or "
-                          "depthwise_conv2d. Filter each channel c with weight[c] as a "
-                          "one-channel convolution, and stack the results.")
+            raise common.Refusal(f"{where} ran a grouped convolution (groups={used[0]}): the "
+                                 "exercise asks for the depthwise convolution without groups= or "
+                                 "depthwise_conv2d. Filter each channel c with weight[c] as a "
+                                 "one-channel convolution, and stack the results.")
         if not right:
-            raise Refusal(f"{where}: values differ from PyTorch's groups={c} convolution "
-                          f"(largest difference {largest_error(got, want):.3g}). "
-                          f"{_depthwise_value_hint(x, weight, got, rtol)}")
+            raise common.Refusal(f"{where}: values differ from PyTorch's groups={c} convolution "
+                                 f"(largest difference {common.largest_error(got, want):.3g}). "
+                                 f"{_depthwise_value_hint(x, weight, got, rtol)}")
     return (f"Matches PyTorch's depthwise convolution (groups=C) on all "
             f"{len(DEPTHWISE_CASES)} cases.")
 
@@ -171,17 +159,17 @@ def _depthwise_value_hint(x: np.ndarray, weight: np.ndarray, got: np.ndarray,
                           rtol: float) -> str:
     c = x.shape[0]
     flipped = reference_depthwise(x, np.ascontiguousarray(weight[:, ::-1, ::-1]))
-    if weight.shape[-1] > 1 and close(got, flipped, rtol):
+    if weight.shape[-1] > 1 and common.close(got, flipped, rtol):
         return ("Your result is a true convolution (kernel flipped); deep learning "
                 "libraries compute cross-correlation: do not flip the kernel.")
     mixed = F.conv2d(torch.from_numpy(x)[None],
                      torch.from_numpy(weight)[:, None].expand(c, c, *weight.shape[1:]))
-    if c > 1 and close(got, mixed[0].numpy(), rtol):
+    if c > 1 and common.close(got, mixed[0].numpy(), rtol):
         return ("Each output sums over all channels: that is a normal convolution. In a "
                 "depthwise one, channel c only sees weight[c].")
     want = reference_depthwise(x, weight)
     return ("Output channel c must be input channel c cross-correlated with weight[c] "
-            "alone." + precision_hint(got, want, rtol))
+            "alone." + common.precision_hint(got, want, rtol))
 
 
 class _GroupedConvs(TorchFunctionMode):

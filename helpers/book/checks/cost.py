@@ -6,15 +6,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 
-from helpers.book.checks._common import (
-    Refusal,
-    as_real,
-    bad_argument,
-    call,
-    checker,
-    first_match,
-    require_callable,
-)
+from helpers.book.checks import _common as common
 
 #: The kinds the exercise asks for (a separable convolution is two of them in a row).
 INTENSITY_KINDS: tuple[str, ...] = ("normal", "depthwise", "pointwise")
@@ -76,26 +68,26 @@ def _mistakes() -> list[tuple[Callable[[str, int, int, int], float], str]]:
     ]
 
 
-@checker
+@common.checker
 def check_intensity(fn: Callable[..., object],
                     kinds: Sequence[str] = INTENSITY_KINDS) -> str:
     """Check ``fn(kind, channels, size, kernel_size)``: the arithmetic intensity (FLOPs per
     byte, float32, minimal traffic) of a ``channels -> channels`` "same" convolution on a
     ``size x size`` input, for each kind in ``kinds`` and many layers. Any real number
     type is accepted, within the tolerance of its dtype."""
-    require_callable(fn)
+    common.require_callable(fn)
     if isinstance(kinds, str) or not isinstance(kinds, Sequence) or not kinds:
-        raise bad_argument(
+        raise common.bad_argument(
             TypeError(f"kinds must be a non-empty sequence of kinds, got {kinds!r}"))
     for kind in kinds:
         if kind not in INTENSITY_KINDS:
-            raise bad_argument(
+            raise common.bad_argument(
                 ValueError(f"each kind must be one of {INTENSITY_KINDS}, got {kind!r}"))
     cases = [(kind, *case) for kind in kinds for case in INTENSITY_CASES]
     answers: dict[tuple[str, int, int, int], tuple[float, float]] = {}
     for case in cases:
         where = "fn({!r}, channels={}, size={}, kernel_size={})".format(*case)
-        answers[case] = as_real(call(fn, case, where), where)
+        answers[case] = common.as_real(common.call(fn, case, where), where)
 
     def same(answer: tuple[float, float], want: float) -> bool:
         got, rtol = answer
@@ -104,10 +96,10 @@ def check_intensity(fn: Callable[..., object],
     for case, (got, _) in answers.items():
         want = expected_intensity(*case)
         if not same(answers[case], want):
-            hint = first_match(_mistakes(), answers, same) or (
+            hint = common.first_match(_mistakes(), answers, same) or (
                 "FLOPs = 2 x multiply-adds; bytes = 4 x (input numbers + weights + "
                 "output numbers). Check each part for this case.")
             where = "fn({!r}, channels={}, size={}, kernel_size={})".format(*case)
-            raise Refusal(f"{where} returned {got:.6g}, expected {want:.6g} FLOP/byte. "
-                          f"{hint}")
+            raise common.Refusal(f"{where} returned {got:.6g}, expected {want:.6g} FLOP/byte. "
+                                 f"{hint}")
     return f"Correct on all {len(cases)} cases ({', '.join(kinds)})."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from helpers.book.checks._common import as_int, checker, collect, compare_all, require_callable
+from helpers.book.checks import _common as common
 
 #: The running example first (its numbers tell mistakes apart), then a grid.
 CASES: tuple[tuple[int, int, int, bool], ...] = (
@@ -52,14 +52,14 @@ def _where(case: tuple[int, int, int, bool]) -> str:
     return "fn(in_channels={}, out_channels={}, kernel_size={}, bias={})".format(*case)
 
 
-@checker
+@common.checker
 def check_separable_params(fn: Callable[..., object]) -> str:
     """Check ``fn(in_channels, out_channels, kernel_size, bias)``, a learner's
     count of a depthwise separable convolution's parameters, on many cases."""
-    require_callable(fn)
-    answers = collect(fn, CASES, _where, as_int)
+    common.require_callable(fn)
+    answers = common.collect(fn, CASES, _where, common.as_int)
     expected = {case: expected_separable_params(*case) for case in CASES}
-    compare_all(answers, expected, int.__eq__, _where, _MISTAKES,
-                "Count the depthwise step (k*k*M) and the pointwise step (M*N) "
-                "separately, then add them, with one bias per filter if bias=True.")
+    common.compare_all(answers, expected, int.__eq__, _where, _MISTAKES,
+                       "Count the depthwise step (k*k*M) and the pointwise step (M*N) "
+                       "separately, then add them, with one bias per filter if bias=True.")
     return f"Correct on all {len(CASES)} cases."

@@ -10,17 +10,7 @@ import numpy as np
 import torch
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from helpers.book.checks._common import (
-    Refusal,
-    as_array,
-    call,
-    checker,
-    close,
-    describe,
-    precision_hint,
-    require_callable,
-    unchanged,
-)
+from helpers.book.checks import _common as common
 
 #: (weight shape (N, M/g, kh, kw), has bias, eps) for the folding exercise:
 #: normal, depthwise, pointwise and non-square kernels, a large eps that a
@@ -48,7 +38,7 @@ SCALE_CASES: tuple[tuple[tuple[int, ...], int], ...] = (
 
 
 def _close(got: np.ndarray, want: np.ndarray, rtol: float) -> bool:
-    return close(got, want, rtol)
+    return common.close(got, want, rtol)
 
 
 # --------------------------------------------------------------------------
@@ -133,7 +123,7 @@ def _fold_hint(case: dict[str, Any], weight: np.ndarray, bias: np.ndarray) -> st
 _FOLD_ARGS = ("weight", "bias", "mean", "var", "gamma", "beta")
 
 
-@checker
+@common.checker
 def check_fold_batch_norm(fn: Callable[..., Any]) -> str:
     """Check ``fn(weight, bias, mean, var, gamma, beta, eps) -> (weight, bias)``, a
     learner's folding of an eval-mode batch norm into the convolution before it.
@@ -145,7 +135,7 @@ def check_fold_batch_norm(fn: Callable[..., Any]) -> str:
     copies, and changing any of them in place is refused: the caller's
     convolution and batch norm must stay as they were.
     """
-    require_callable(fn)
+    common.require_callable(fn)
     rng = np.random.default_rng(10)
     for shape, has_bias, eps in FOLD_CASES:
         case = _fold_case(shape, has_bias, eps, rng)
@@ -155,34 +145,31 @@ def check_fold_batch_norm(fn: Callable[..., Any]) -> str:
         given = [args[name] for name in _FOLD_ARGS if args[name] is not None]
         where = (f"With a weight of shape {shape}, {'a' if has_bias else 'no'} "
                  f"convolution bias and eps={eps}")
-        got = call(fn, tuple(args[name] for name in (*_FOLD_ARGS, "eps")), f"{where}, fn")
-        if not isinstance(got, tuple | list) or len(got) != 2:
-            raise Refusal(f"{where}, fn returned {describe(got)}; return a pair "
-                          "(folded_weight, folded_bias).")
-        (weight, w_rtol), (bias, b_rtol) = (
-            as_array(part, f"{where}, the folded {name}", verb="is")
-            for part, name in zip(got, ("weight", "bias"), strict=True))
-        if not unchanged(originals, given):
+        got = common.call(fn, tuple(args[name] for name in (*_FOLD_ARGS, "eps")), f"{where}, fn")
+        (weight, w_rtol), (bias, b_rtol) = common.array_pair(
+            got, f"{where}, fn", ("folded_weight", "folded_bias"),
+            (f"{where}, the folded weight", f"{where}, the folded bias"), verb="is")
+        if not common.unchanged(originals, given):
             changed = [name for name, a, b in zip(
                 [n for n in _FOLD_ARGS if case[n] is not None], originals, given, strict=True)
-                if not unchanged((a,), (b,))]
-            raise Refusal(f"{where}, fn changed its argument {' and '.join(changed)} in "
-                          "place: the convolution and the batch norm it came from must stay "
-                          "as they were, so compute new tensors (weight * scale, not "
-                          "weight.mul_(scale)).")
+                if not common.unchanged((a,), (b,))]
+            raise common.Refusal(f"{where}, fn changed its argument {' and '.join(changed)} in "
+                                 "place: the convolution and the batch norm it came from must stay "
+                                 "as they were, so compute new tensors (weight * scale, not "
+                                 "weight.mul_(scale)).")
         if weight.shape != want_w.shape:
-            raise Refusal(f"{where}, the folded weight has shape {weight.shape}; expected "
-                          f"{want_w.shape}, the shape of the original weight.")
+            raise common.Refusal(f"{where}, the folded weight has shape {weight.shape}; expected "
+                                 f"{want_w.shape}, the shape of the original weight.")
         if bias.size == want_b.size and bias.shape != want_b.shape:
             bias = bias.reshape(want_b.shape)  # one number per channel, any layout
         if bias.shape != want_b.shape:
-            raise Refusal(f"{where}, the folded bias has shape {bias.shape}; expected "
-                          f"{want_b.shape}, one number per output channel.")
+            raise common.Refusal(f"{where}, the folded bias has shape {bias.shape}; expected "
+                                 f"{want_b.shape}, one number per output channel.")
         rtol = max(w_rtol, b_rtol)
         if not (_close(weight, want_w, rtol) and _close(bias, want_b, rtol)):
-            raise Refusal(f"{where}, the result is wrong. "
-                          f"{_fold_hint(case, weight, bias)}"
-                          + precision_hint(weight, want_w, rtol))
+            raise common.Refusal(f"{where}, the result is wrong. "
+                                 f"{_fold_hint(case, weight, bias)}"
+                                 + common.precision_hint(weight, want_w, rtol))
     return (f"Correct on all {len(FOLD_CASES)} cases (normal, depthwise and pointwise "
             "weights, with and without a bias).")
 
@@ -232,38 +219,38 @@ def _scale_hint(weight: np.ndarray, bits: int, got: np.ndarray) -> str:
          "for 8 bits."),
     ]
     for candidate, hint in guesses:
-        if candidate.shape == got.shape and close(got, candidate, 1e-5):
+        if candidate.shape == got.shape and common.close(got, candidate, 1e-5):
             return hint
     return "scale[c] = max over channel c of |w| / (2**(bits-1) - 1)."
 
 
-@checker
+@common.checker
 def check_channel_scales(fn: Callable[..., Any]) -> str:
     """Check ``fn(weight, bits)``, a learner's per-channel scales of symmetric
     ``bits``-bit quantization: ``max |w[c]| / (2**(bits-1) - 1)`` for each output
     channel ``c`` (axis 0). ``weight`` is a float64 tensor (a copy: changing it in
     place is refused); any result with one number per channel is accepted (shape
     ``(N,)`` or ``(N, 1, 1, 1)``, tensor, array or list, float32 or float64)."""
-    require_callable(fn)
+    common.require_callable(fn)
     rng = np.random.default_rng(11)
     for shape, bits in SCALE_CASES:
         weight = _scale_case(shape, rng)
         want = _reference_scales(weight.numpy(), bits)
         where = f"With a weight of shape {shape} and bits={bits}"
         given = weight.clone()
-        got = call(fn, (given, bits), f"{where}, fn")
-        array, rtol = as_array(got, f"{where}, fn")
-        if not unchanged((weight,), (given,)):
-            raise Refusal(f"{where}, fn changed the weight in place: the layer's weights "
-                          "must stay as they were (use weight.abs(), not weight.abs_()).")
+        got = common.call(fn, (given, bits), f"{where}, fn")
+        array, rtol = common.as_array(got, f"{where}, fn")
+        if not common.unchanged((weight,), (given,)):
+            raise common.Refusal(f"{where}, fn changed the weight in place: the layer's weights "
+                                 "must stay as they were (use weight.abs(), not weight.abs_()).")
         if array.size != want.size:
-            raise Refusal(f"{where}, fn returned {array.size} numbers (shape "
-                          f"{array.shape}); expected {want.size}, one per output channel "
-                          "(the first axis).")
+            raise common.Refusal(f"{where}, fn returned {array.size} numbers (shape "
+                                 f"{array.shape}); expected {want.size}, one per output channel "
+                                 "(the first axis).")
         array = array.reshape(-1)
         if not _close(array, want, rtol):
-            raise Refusal(f"{where}, the scales are wrong. "
-                          f"{_scale_hint(weight.numpy(), bits, array)}"
-                          + precision_hint(array, want, rtol))
+            raise common.Refusal(f"{where}, the scales are wrong. "
+                                 f"{_scale_hint(weight.numpy(), bits, array)}"
+                                 + common.precision_hint(array, want, rtol))
     return (f"Correct on all {len(SCALE_CASES)} cases (convolution and linear "
             "weights, 2 to 8 bits).")

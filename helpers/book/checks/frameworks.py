@@ -13,17 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from helpers.book.checks._common import (
-    Refusal,
-    as_array,
-    call,
-    checker,
-    close,
-    describe,
-    largest_error,
-    require_callable,
-    unchanged,
-)
+from helpers.book.checks import _common as common
 
 # --------------------------------------------------------------------------------------
 # Chapter 5: from PyTorch's weight layout to Keras' and back
@@ -61,27 +51,25 @@ def _pair_answer(fn: Callable[..., object], args: tuple[np.ndarray, ...], extra:
                  want: tuple[np.ndarray, np.ndarray], where: str,
                  names: tuple[str, str]) -> list[tuple[np.ndarray, float]]:
     given = tuple(array.copy() for array in args)
-    answer = call(fn, (*given, *extra), where)
-    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
-        raise Refusal(f"{where} returned {describe(answer)}; return a pair "
-                      f"({names[0]}, {names[1]}).")
-    if not unchanged(args, given):
-        raise Refusal(f"{where} changed its arguments in place: return new arrays "
-                      "(a transposed view is fine, an in-place update is not).")
-    return [as_array(part, f"{where}, {name}") for part, name in zip(answer, names, strict=True)]
+    answer = common.call(fn, (*given, *extra), where)
+    pair = common.array_pair(answer, where, names)
+    if not common.unchanged(args, given):
+        raise common.Refusal(f"{where} changed its arguments in place: return new arrays "
+                             "(a transposed view is fine, an in-place update is not).")
+    return pair
 
 
 def _layout_hint(got: np.ndarray, want: np.ndarray, swapped_order: np.ndarray,
                  swapped_kernel: np.ndarray, rtol: float) -> str:
-    if got.shape == want.shape and close(got, swapped_order, rtol):
+    if got.shape == want.shape and common.close(got, swapped_order, rtol):
         return (" The channels are in the wrong order: output channel c*m + j is filter j "
                 "of input channel c, so split M*m into (M, m), not (m, M).")
-    if got.shape == want.shape and close(got, swapped_kernel, rtol):
+    if got.shape == want.shape and common.close(got, swapped_kernel, rtol):
         return " The kernel's height and width are swapped: keep kh before kw."
     return ""
 
 
-@checker
+@common.checker
 def check_keras_layout(to_keras: Callable[..., object], to_torch: Callable[..., object]) -> str:
     """Check a learner's ``to_keras(depthwise, pointwise, depth_multiplier)`` and
     ``to_torch(depthwise_kernel, pointwise_kernel)``.
@@ -93,8 +81,8 @@ def check_keras_layout(to_keras: Callable[..., object], to_torch: Callable[..., 
     on cases with a depth multiplier and non-square kernels; views and copies,
     float32 and float64 are all accepted, in-place changes are not.
     """
-    require_callable(to_keras, "to_keras")
-    require_callable(to_torch, "to_torch")
+    common.require_callable(to_keras, "to_keras")
+    common.require_callable(to_torch, "to_torch")
     rng = np.random.default_rng(0)
     for m, mult, n, kh, kw in KERAS_CASES:
         depthwise = rng.standard_normal((m * mult, 1, kh, kw))
@@ -116,11 +104,11 @@ def check_keras_layout(to_keras: Callable[..., object], to_torch: Callable[..., 
                          if array.shape == turned else
                          " Keras puts the kernel's height and width first, then input "
                          "channels, then outputs.")
-                raise Refusal(f"{where} gave {name} of shape {array.shape}, expected "
-                              f"{expected.shape}.{order}")
-            if not close(array, expected, rtol):
-                raise Refusal(f"{where} gave {name} of the right shape but wrong "
-                              f"values.{hint or ' Check the order of the axes.'}")
+                raise common.Refusal(f"{where} gave {name} of shape {array.shape}, expected "
+                                     f"{expected.shape}.{order}")
+            if not common.close(array, expected, rtol):
+                raise common.Refusal(f"{where} gave {name} of the right shape but wrong "
+                                     f"values.{hint or ' Check the order of the axes.'}")
         where = (f"to_torch(depthwise_kernel of shape {want[0].shape}, pointwise_kernel "
                  f"of shape {want[1].shape})")
         back = _pair_answer(to_torch, tuple(np.ascontiguousarray(w) for w in want), (),
@@ -128,16 +116,16 @@ def check_keras_layout(to_keras: Callable[..., object], to_torch: Callable[..., 
         for name, (array, rtol), expected in (("depthwise", back[0], depthwise),
                                               ("pointwise", back[1], pointwise)):
             if array.shape != expected.shape:
-                raise Refusal(f"{where} gave {name} of shape {array.shape}, expected "
-                              f"{expected.shape} (PyTorch's layout).")
-            if not close(array, expected, rtol):
+                raise common.Refusal(f"{where} gave {name} of shape {array.shape}, expected "
+                                     f"{expected.shape} (PyTorch's layout).")
+            if not common.close(array, expected, rtol):
                 hint = ""
-                if name == "depthwise" and mult > 1 and close(
+                if name == "depthwise" and mult > 1 and common.close(
                         array, want[0].transpose(2, 3, 1, 0).reshape(expected.shape), rtol):
                     hint = (" The channels are in the wrong order: PyTorch's channel "
                             "c*m + j is Keras' [:, :, c, j].")
-                raise Refusal(f"{where} gave {name} of the right shape but wrong values, "
-                              f"so to_torch does not undo to_keras.{hint}")
+                raise common.Refusal(f"{where} gave {name} of the right shape but wrong values, "
+                                     f"so to_torch does not undo to_keras.{hint}")
     return (f"Correct on all {len(KERAS_CASES)} cases, both ways: your weights give "
             "Keras' SeparableConv2D the same layer as PyTorch's.")
 
@@ -162,12 +150,12 @@ def _fold_bias_hint(p: np.ndarray, b_dw: np.ndarray, b_pw: np.ndarray, got: np.n
     if p.shape[0] == p.shape[1]:
         guesses.append((p.T @ b_dw + b_pw, "You used the transposed pointwise weight: "
                         "output channel o is sum_c P[o, c] * b_dw[c]."))
-    return next((hint for want, hint in guesses if close(got, want, rtol)),
+    return next((hint for want, hint in guesses if common.close(got, want, rtol)),
                 "The folded bias is P @ b_dw + b_pw, with P the (N, M*m) matrix "
                 "pointwise_weight[:, :, 0, 0].")
 
 
-@checker
+@common.checker
 def check_fold_bias(fn: Callable[..., object]) -> str:
     """Check ``fn(pointwise_weight, depthwise_bias, pointwise_bias)``: the pointwise
     bias of the same separable layer without a depthwise bias, ``P @ b_dw + b_pw``.
@@ -179,7 +167,7 @@ def check_fold_bias(fn: Callable[..., object]) -> str:
     equals the original with nothing, a ReLU or a batch norm (evaluation mode)
     between the two steps.
     """
-    require_callable(fn)
+    common.require_callable(fn)
     rng = np.random.default_rng(5)
     for m, mult, n in FOLD_BIAS_CASES:
         p, b_dw, b_pw = (rng.standard_normal(shape) for shape in ((n, m * mult), (m * mult,),
@@ -189,20 +177,20 @@ def check_fold_bias(fn: Callable[..., object]) -> str:
         args = (torch.from_numpy(p[:, :, None, None].copy()), torch.from_numpy(b_dw),
                 torch.from_numpy(b_pw))
         given = tuple(a.clone() for a in args)
-        got, rtol = as_array(call(fn, given, where), where)
-        if not unchanged(args, given):
-            raise Refusal(f"{where} changed an argument in place: the layer's weights and "
-                          "biases must stay as they were.")
+        got, rtol = common.as_array(common.call(fn, given, where), where)
+        if not common.unchanged(args, given):
+            raise common.Refusal(f"{where} changed an argument in place: the layer's weights and "
+                                 "biases must stay as they were.")
         want = p @ b_dw + b_pw
         if got.size == want.size:
             got = got.reshape(want.shape)
         if got.shape != want.shape:
-            raise Refusal(f"{where} returned shape {got.shape}, expected {want.shape}: one "
-                          "bias per output channel.")
-        if not close(got, want, rtol):
-            raise Refusal(f"{where} returned a wrong bias (largest error "
-                          f"{largest_error(got, want):.3g}). "
-                          f"{_fold_bias_hint(p, b_dw, b_pw, got, rtol)}")
+            raise common.Refusal(f"{where} returned shape {got.shape}, expected {want.shape}: one "
+                                 "bias per output channel.")
+        if not common.close(got, want, rtol):
+            raise common.Refusal(f"{where} returned a wrong bias (largest error "
+                                 f"{common.largest_error(got, want):.3g}). "
+                                 f"{_fold_bias_hint(p, b_dw, b_pw, got, rtol)}")
     same = {name: _folded_layer_is_same(fn, between, rng) for name, between in (
         ("nothing", None), ("a ReLU", "relu"), ("a batch norm", "norm"))}
     verdict = "; ".join(f"with {name} between the steps, the "
@@ -234,6 +222,7 @@ def _folded_layer_is_same(fn: Callable[..., object], between: str | None,
             hidden = F.batch_norm(hidden, mean, var, training=False)
         return F.conv2d(hidden, pw_w, pointwise_bias)
 
-    folded, rtol = as_array(call(fn, (pw_w.clone(), b_dw.clone(), b_pw.clone()), "fn"), "fn")
-    return close(layer(None, torch.from_numpy(folded.reshape(5))).numpy(),
-                 layer(b_dw, b_pw).numpy(), rtol)
+    answer = common.call(fn, (pw_w.clone(), b_dw.clone(), b_pw.clone()), "fn")
+    folded, rtol = common.as_array(answer, "fn")
+    return common.close(layer(None, torch.from_numpy(folded.reshape(5))).numpy(),
+                        layer(b_dw, b_pw).numpy(), rtol)

@@ -7,19 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers.book.checks._common import (
-    Refusal,
-    array_answer,
-    as_array,
-    call,
-    checker,
-    close,
-    describe,
-    largest_error,
-    precision_hint,
-    require_callable,
-    unchanged,
-)
+from helpers.book.checks import _common as common
 
 #: (in_channels M, depth multiplier m, out_channels N, kh, kw) for separable_to_normal:
 #: several channels and a depth multiplier above 1 first, then square and
@@ -59,7 +47,7 @@ def separable_to_normal_reference(depthwise: np.ndarray, pointwise: np.ndarray,
     return np.einsum("oij,ijhw->oihw", p, d)
 
 
-@checker
+@common.checker
 def check_separable_to_normal(fn: Callable[..., Any]) -> str:
     """Check ``fn(depthwise_weight, pointwise_weight, depth_multiplier)``, a learner's
     normal kernel of a depthwise-then-pointwise convolution.
@@ -70,7 +58,7 @@ def check_separable_to_normal(fn: Callable[..., Any]) -> str:
     as they were. Arrays, tensors and nested lists are accepted, within the
     tolerance of their dtype.
     """
-    require_callable(fn)
+    common.require_callable(fn)
     rng = np.random.default_rng(0)
     for m, mult, n, kh, kw in DENSE_CASES:
         d = rng.standard_normal((m * mult, 1, kh, kw))
@@ -78,12 +66,13 @@ def check_separable_to_normal(fn: Callable[..., Any]) -> str:
         where = (f"With M={m} input channels, depth multiplier {mult}, N={n} output "
                  f"channels, {kh}x{kw} kernel, fn")
         want = separable_to_normal_reference(d, p, mult)
-        got, rtol, right = array_answer(fn, {"depthwise": d, "pointwise": p}, want, where,
-                                        extra=(mult,),
-                                        shape_hint=lambda shape: " = (N, M, kh, kw).")
+        got, rtol, right = common.array_answer(fn, {"depthwise": d, "pointwise": p}, want, where,
+                                               extra=(mult,),
+                                               shape_hint=lambda shape: " = (N, M, kh, kw).")
         if not right:
-            raise Refusal(f"{where} returned a wrong kernel (largest error "
-                          f"{largest_error(got, want):.3g}). {_normal_hint(d, p, mult, got, rtol)}")
+            raise common.Refusal(f"{where} returned a wrong kernel (largest error "
+                                 f"{common.largest_error(got, want):.3g}). "
+                                 + _normal_hint(d, p, mult, got, rtol))
     return f"Correct on all {len(DENSE_CASES)} cases, including depth multipliers > 1."
 
 
@@ -106,58 +95,50 @@ def _normal_hint(d: np.ndarray, p: np.ndarray, mult: int, got: np.ndarray,
                         "all m filters j of channel i."))
     guesses.append((-want, "The sign is flipped."))
     for candidate, hint in guesses:
-        if close(got, candidate, rtol):
+        if common.close(got, candidate, rtol):
             return hint
     return ("Remember W[o, i] = sum over j of P[o, i*m + j] * D[i*m + j, 0]: a weighted sum "
             "of channel i's depthwise filters, weighted by output o's pointwise weights."
-            + precision_hint(got, want, rtol))
+            + common.precision_hint(got, want, rtol))
 
 
-@checker
+@common.checker
 def check_rank1_factors(fn: Callable[..., Any]) -> str:
     """Check ``fn(kernel) -> (column, row)``, a learner's best rank-1 factorisation
     of a 2-D kernel: ``np.outer(column, row)`` must be the closest rank-1 matrix
     to ``kernel`` (any split of the scale or sign between the two is fine), and
     ``kernel`` must be left as it was. Arrays, tensors and lists are accepted,
     within the tolerance of their dtype."""
-    require_callable(fn)
+    common.require_callable(fn)
     cases = _kernel_cases()
     for name, kernel in cases:
         kh, kw = kernel.shape
         where = f"On the {name} kernel, fn"
         given = kernel.copy()
-        answer = call(fn, (given,), where)
-        if not isinstance(answer, tuple | list) or len(answer) != 2:
-            raise Refusal(f"{where} returned {_describe_pair(answer)}; return a pair "
-                          "(column, row).")
-        (column, column_rtol), (row, row_rtol) = (
-            as_array(v, f"On the {name} kernel, the {part} fn returned", verb="is")
-            for v, part in zip(answer, ("column", "row"), strict=True))
+        answer = common.call(fn, (given,), where)
+        (column, column_rtol), (row, row_rtol) = common.array_pair(
+            answer, where, ("column", "row"),
+            tuple(f"On the {name} kernel, the {part} fn returned" for part in ("column", "row")),
+            verb="is")
         if column.size != kh or row.size != kw:
-            raise Refusal(f"On the {name} kernel ({kh}x{kw}), column has {column.size} "
-                          f"entries and row {row.size}; expected {kh} and {kw}. "
-                          "Take one singular vector each: u[:, 0] and vt[0].")
+            raise common.Refusal(f"On the {name} kernel ({kh}x{kw}), column has {column.size} "
+                                 f"entries and row {row.size}; expected {kh} and {kw}. "
+                                 "Take one singular vector each: u[:, 0] and vt[0].")
         rtol = max(column_rtol, row_rtol)
         product = np.outer(column.ravel(), row.ravel())
         u, s, vt = np.linalg.svd(kernel)
         want = s[0] * np.outer(u[:, 0], vt[0])
-        right = close(product, want, rtol)
-        if not unchanged((kernel,), (given,)):
-            raise Refusal(f"{where} changed the kernel in place"
-                          f"{'' if right else ' (and its factors are wrong)'}: leave it "
-                          "as it was.")
+        right = common.close(product, want, rtol)
+        if not common.unchanged((kernel,), (given,)):
+            raise common.Refusal(f"{where} changed the kernel in place"
+                                 f"{'' if right else ' (and its factors are wrong)'}: leave it "
+                                 "as it was.")
         if not right:
-            raise Refusal(f"{where} returned factors whose product np.outer(column, row) is "
-                          "not the best rank-1 approximation (largest error "
-                          f"{largest_error(product, want):.3g}). "
-                          f"{_rank1_hint(kernel, product, rtol)}")
+            raise common.Refusal(f"{where} returned factors whose product np.outer(column, row) is "
+                                 "not the best rank-1 approximation (largest error "
+                                 f"{common.largest_error(product, want):.3g}). "
+                                 f"{_rank1_hint(kernel, product, rtol)}")
     return f"Correct on all {len(cases)} kernels, square and not, separable and not."
-
-
-def _describe_pair(value: Any) -> str:
-    if isinstance(value, tuple | list):
-        return f"a {type(value).__name__} of {len(value)} items"
-    return describe(value)
 
 
 def _rank1_hint(kernel: np.ndarray, product: np.ndarray, rtol: float) -> str:
@@ -178,7 +159,7 @@ def _rank1_hint(kernel: np.ndarray, product: np.ndarray, rtol: float) -> str:
                         "singular triple; np.linalg.svd sorts them in decreasing order, so "
                         "take index 0."))
     for candidate, hint in guesses:
-        if candidate.shape == product.shape and close(product, candidate, rtol):
+        if candidate.shape == product.shape and common.close(product, candidate, rtol):
             return hint
     return ("Use the SVD kernel = U S V^T and keep its first term: "
             "s[0] * outer(u[:, 0], vt[0]).")

@@ -5,16 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from helpers.book.checks._common import (
-    Refusal,
-    as_int,
-    as_real,
-    call,
-    checker,
-    collect,
-    first_match,
-    require_callable,
-)
+from helpers.book.checks import _common as common
 from helpers.lab.train import History
 
 
@@ -66,20 +57,20 @@ _GAP_MISTAKES: tuple[tuple[Callable[[History], float], str], ...] = (
 )
 
 
-@checker
+@common.checker
 def check_generalisation_gap(fn: Callable[[History], object]) -> str:
     """Check ``fn(history)``: training minus validation accuracy at the end of
     training, on histories whose curves rise, fall and cross. Any real number
     type is accepted; ``fn`` must leave the history as it was."""
-    require_callable(fn)
+    common.require_callable(fn)
     answers: dict[int, tuple[float, float]] = {}
     for i, history in enumerate(GAP_CASES):
         given = copy.deepcopy(history)
         where = f"fn(history) on case {i + 1} ({_describe(history)})"
-        answers[i] = as_real(call(fn, (given,), where), where)
+        answers[i] = common.as_real(common.call(fn, (given,), where), where)
         if given != history:
-            raise Refusal(f"{where} changed the history (for example with pop()); "
-                          "read the accuracies without modifying the lists.")
+            raise common.Refusal(f"{where} changed the history (for example with pop()); "
+                                 "read the accuracies without modifying the lists.")
 
     def same(answer: tuple[float, float], want: float) -> bool:
         got, rtol = answer
@@ -90,10 +81,10 @@ def check_generalisation_gap(fn: Callable[[History], object]) -> str:
     for i, history in enumerate(GAP_CASES):
         want = history.train_acc[-1] - history.val_acc[-1]
         if not same(answers[i], want):
-            hint = first_match(mistakes, by_case, same) or (
+            hint = common.first_match(mistakes, by_case, same) or (
                 "Subtract the last validation accuracy from the last training accuracy.")
-            raise Refusal(f"fn(history) on case {i + 1} ({_describe(history)}) returned "
-                          f"{answers[i][0]:.4f}, expected {want:.4f}. {hint}")
+            raise common.Refusal(f"fn(history) on case {i + 1} ({_describe(history)}) returned "
+                                 f"{answers[i][0]:.4f}, expected {want:.4f}. {hint}")
     return f"Correct on all {len(GAP_CASES)} histories."
 
 
@@ -156,29 +147,29 @@ def _budget_call(case: tuple[int]) -> str:
     return f"fn({case[0]})"
 
 
-@checker
+@common.checker
 def check_width_for_budget(fn: Callable[[int], object]) -> str:
     """Check ``fn(target_params)``: the separable CNN's width with the closest
     parameter count (the smaller width on a tie)."""
-    require_callable(fn)
+    common.require_callable(fn)
     cases = [(target,) for target in _budget_cases()]
-    answers = collect(fn, cases, _budget_call, _read_width)
+    answers = common.collect(fn, cases, _budget_call, _read_width)
     expected = {case: expected_width(case[0]) for case in cases}
     for case, got in answers.items():
         if got != expected[case]:
             target, want = case[0], expected[case]
-            hint = first_match(_WIDTH_MISTAKES, answers, int.__eq__) or (
+            hint = common.first_match(_WIDTH_MISTAKES, answers, int.__eq__) or (
                 "Count with cnn_parameters('separable', width): the count grows with the "
                 "width, so walk up until it reaches the target, then compare with the "
                 "width before.")
-            raise Refusal(f"fn({target}) returned width {got}, expected {want}. The "
-                          f"target is {target:,}; {_describe_width(got)}, "
-                          f"{_describe_width(want)}. {hint}")
+            raise common.Refusal(f"fn({target}) returned width {got}, expected {want}. The "
+                                 f"target is {target:,}; {_describe_width(got)}, "
+                                 f"{_describe_width(want)}. {hint}")
     return f"Correct on all {len(cases)} parameter budgets."
 
 
 def _read_width(value: object, where: str) -> int:
-    return as_int(value, where, "A width is a whole number of channels.")
+    return common.as_int(value, where, "A width is a whole number of channels.")
 
 
 def _describe_width(width: int) -> str:

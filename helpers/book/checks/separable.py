@@ -15,23 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.book.checks._common import (
-    Refusal,
-    array_answer,
-    as_array,
-    as_int,
-    call,
-    checker,
-    close,
-    collect,
-    compare_all,
-    describe,
-    input_dtype,
-    largest_error,
-    precision_hint,
-    require_callable,
-    unchanged,
-)
+from helpers.book.checks import _common as common
 
 #: (in_channels, out_channels, height, width) for the pointwise checker: several
 #: channels in and out first, then square and non-square images, one channel,
@@ -64,7 +48,7 @@ def _reference_pointwise(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return out[0].numpy()
 
 
-@checker
+@common.checker
 def check_pointwise_matmul(fn: Callable[[np.ndarray, np.ndarray], object]) -> str:
     """Check ``fn(x, weight)``, a learner's 1x1 convolution of one image.
 
@@ -74,7 +58,7 @@ def check_pointwise_matmul(fn: Callable[[np.ndarray, np.ndarray], object]) -> st
     (N, M, 1, 1), and leave ``x`` and ``weight`` as they were. Arrays,
     tensors and nested lists are accepted, within the tolerance of their dtype.
     """
-    require_callable(fn)
+    common.require_callable(fn)
     rng = np.random.default_rng(0)
     for c_in, c_out, h, w in POINTWISE_CASES:
         x = rng.standard_normal((c_in, h, w))
@@ -85,13 +69,13 @@ def check_pointwise_matmul(fn: Callable[[np.ndarray, np.ndarray], object]) -> st
         def shape_hint(shape: tuple[int, ...], want: np.ndarray = want) -> str:
             return f" (N, H, W). {_pointwise_shape_hint(shape, want.shape)}"
 
-        got, rtol, right = array_answer(fn, {"x": x, "weight": weight}, want, where,
-                                        shape_hint=shape_hint,
-                                        error_hint=_pointwise_error_hint)
+        got, rtol, right = common.array_answer(fn, {"x": x, "weight": weight}, want, where,
+                                               shape_hint=shape_hint,
+                                               error_hint=_pointwise_error_hint)
         if not right:
-            raise Refusal(f"{where} returned the right shape but wrong values (largest "
-                          f"error {largest_error(got, want):.3g}). "
-                          f"{_pointwise_value_hint(x, weight, got, rtol)}")
+            raise common.Refusal(f"{where} returned the right shape but wrong values (largest "
+                                 f"error {common.largest_error(got, want):.3g}). "
+                                 f"{_pointwise_value_hint(x, weight, got, rtol)}")
     return (f"Correct on all {len(POINTWISE_CASES)} cases: your matrix product is a 1x1 "
             "convolution.")
 
@@ -119,16 +103,16 @@ def _pointwise_value_hint(x: np.ndarray, weight: np.ndarray, got: np.ndarray,
     c_in, h, w = x.shape
     c_out = weight.shape[0]
     rows = x.reshape(h * w, c_in) @ weight.T  # the memory cut into rows of M numbers
-    if c_in > 1 and h * w > 1 and (close(got, rows.reshape(c_out, h, w), rtol)
-                                   or close(got, rows.T.reshape(c_out, h, w), rtol)):
+    if c_in > 1 and h * w > 1 and (common.close(got, rows.reshape(c_out, h, w), rtol)
+                                   or common.close(got, rows.T.reshape(c_out, h, w), rtol)):
         return ("x.reshape(H * W, M) does not move the channels last; it cuts the "
                 "memory into rows of the wrong numbers. Use x.reshape(M, H * W) (or "
                 "x.transpose(1, 2, 0).reshape(H * W, M)).")
     if (c_in == c_out and not np.allclose(weight, weight.T)
-            and close(got, _reference_pointwise(x, weight.T.copy()), rtol)):
+            and common.close(got, _reference_pointwise(x, weight.T.copy()), rtol)):
         return "You used the transposed weight: output channel o is sum_c weight[o, c] * x[c]."
     return ("Output channel o at each pixel is sum over c of weight[o, c] * x[c, pixel]."
-            + precision_hint(got, _reference_pointwise(x, weight), rtol))
+            + common.precision_hint(got, _reference_pointwise(x, weight), rtol))
 
 
 # --------------------------------------------------------------------------------------
@@ -167,7 +151,7 @@ def _separable(x: torch.Tensor, depthwise: tuple[torch.Tensor, torch.Tensor | No
     return F.conv2d(between(hidden), pw_weight, pw_bias)
 
 
-@checker
+@common.checker
 def check_separable_module(cls: Callable[[int, int, int], nn.Module]) -> str:
     """Check a learner's depthwise separable module ``cls(in_channels, out_channels,
     kernel_size)``.
@@ -183,7 +167,7 @@ def check_separable_module(cls: Callable[[int, int, int], nn.Module]) -> str:
     exercise only asks to keep the size), and leave its input as it was.
     PyTorch's global random state is left untouched.
     """
-    require_callable(cls, "cls", "a class (or a function making a module)")
+    common.require_callable(cls, "cls", "a class (or a function making a module)")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         for m, n, k, h, w in SEPARABLE_CASES:
@@ -195,50 +179,51 @@ def check_separable_module(cls: Callable[[int, int, int], nn.Module]) -> str:
 def _check_separable_case(cls: Callable[[int, int, int], nn.Module], m: int, n: int,
                           k: int, h: int, w: int) -> None:
     where = f"cls({m}, {n}, {k})"
-    module = call(cls, (m, n, k), where)
+    module = common.call(cls, (m, n, k), where)
     if not isinstance(module, nn.Module):
-        raise Refusal(f"{where} returned {describe(module)}, not an nn.Module.")
+        raise common.Refusal(f"{where} returned {common.describe(module)}, not an nn.Module.")
     missing = [a for a in ("depthwise", "pointwise") if not hasattr(module, a)]
     if missing:
-        raise Refusal(f"{where} has no attribute {missing[0]!r}: store the two steps as "
-                      "self.depthwise and self.pointwise.")
+        raise common.Refusal(f"{where} has no attribute {missing[0]!r}: store the two steps as "
+                             "self.depthwise and self.pointwise.")
     problem = _weight_problem(module, m, n, k) or _count_problem(module, m, n, k)
     if problem:
-        raise Refusal(f"{where}: {problem}")
+        raise common.Refusal(f"{where}: {problem}")
     steps = (_snapshot(module.depthwise), _snapshot(module.pointwise))
-    x = torch.randn(2, m, h, w).to(input_dtype(module))
+    x = torch.randn(2, m, h, w).to(common.input_dtype(module))
     given = x.clone()
     on_input = f"{where} on an input of shape {tuple(x.shape)}"
     with torch.no_grad():
-        answer = call(module, (given,), on_input)
-    got, rtol = as_array(answer, on_input)
+        answer = common.call(module, (given,), on_input)
+    got, rtol = common.as_array(answer, on_input)
     want = _separable(x, *steps)
     if got.shape != tuple(want.shape):
         hint = ""
         if got.shape == (2, n, h - k + 1, w - k + 1):
             hint = (f" Without padding a {k}x{k} depthwise step shrinks the image by "
                     f"{k - 1}; pass padding={k // 2} (or padding='same').")
-        raise Refusal(f"{on_input} returned shape {got.shape}, expected "
-                      f"{tuple(want.shape)}.{hint}")
-    right = close(got, want.numpy(), rtol) or any(  # padded with another border in forward
-        close(got, _separable(x, (*steps[0][:2], mode), steps[1]).numpy(), rtol)
+        raise common.Refusal(f"{on_input} returned shape {got.shape}, expected "
+                             f"{tuple(want.shape)}.{hint}")
+    right = common.close(got, want.numpy(), rtol) or any(  # padded with another border in forward
+        common.close(got, _separable(x, (*steps[0][:2], mode), steps[1]).numpy(), rtol)
         for mode in ("reflect", "replicate", "circular") if k > 1 and mode != steps[0][2])
-    if not unchanged((x,), (given,)):
-        raise Refusal(f"{on_input} changed its input x in place"
-                      f"{'' if right else ' (and its output is wrong)'}: the caller's "
-                      "tensor must stay as it was, so use operations that return a new "
-                      "tensor.")
+    if not common.unchanged((x,), (given,)):
+        raise common.Refusal(f"{on_input} changed its input x in place"
+                             f"{'' if right else ' (and its output is wrong)'}: the caller's "
+                             "tensor must stay as it was, so use operations that return a new "
+                             "tensor.")
     if not right:
         hint = "Does forward apply self.depthwise and then self.pointwise, and nothing else?"
-        if close(got, _separable(x, *steps, between=torch.relu).numpy(), rtol):
+        if common.close(got, _separable(x, *steps, between=torch.relu).numpy(), rtol):
             hint = ("There is a ReLU between the two steps; this exercise asks for the "
                     "two convolutions alone.")
-        elif close(got, torch.relu(want).numpy(), rtol):
+        elif common.close(got, torch.relu(want).numpy(), rtol):
             hint = "There is a ReLU after the two steps; return the convolutions' output."
-        raise Refusal(f"{where}: the output has the right shape but differs from the "
-                      "depthwise-then-pointwise convolution with your own weights "
-                      f"(largest error {largest_error(got, want.numpy()):.3g}). {hint}"
-                      + precision_hint(got, want.numpy(), rtol))
+        raise common.Refusal(f"{where}: the output has the right shape but differs from the "
+                             "depthwise-then-pointwise convolution with your own weights "
+                             f"(largest error {common.largest_error(got, want.numpy()):.3g}). "
+                             f"{hint}"
+                             + common.precision_hint(got, want.numpy(), rtol))
 
 
 def _weight_problem(module: nn.Module, m: int, n: int, k: int) -> str:
@@ -307,16 +292,16 @@ _MACS_MISTAKES: tuple[tuple[Callable[[int, int, int, int, int], int], str], ...]
 )
 
 
-@checker
+@common.checker
 def check_separable_macs(fn: Callable[[int, int, int, int, int], object]) -> str:
     """Check ``fn(in_channels, out_channels, kernel_size, height, width)``: the
     multiply-adds of a depthwise separable convolution with "same" padding and
     stride 1 (so the output is height x width), without biases."""
-    require_callable(fn)
-    answers = collect(fn, MACS_CASES, _macs_call, as_int)
+    common.require_callable(fn)
+    answers = common.collect(fn, MACS_CASES, _macs_call, common.as_int)
     expected = {(m, n, k, h, w): (k * k * m + m * n) * h * w
                 for m, n, k, h, w in MACS_CASES}
-    compare_all(answers, expected, int.__eq__, _macs_call, _MACS_MISTAKES,
-                "Count each step: (weights of the step) x (output positions), then add.")
+    common.compare_all(answers, expected, int.__eq__, _macs_call, _MACS_MISTAKES,
+                       "Count each step: (weights of the step) x (output positions), then add.")
     return f"Correct on all {len(MACS_CASES)} cases."
 
