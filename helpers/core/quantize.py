@@ -1,7 +1,7 @@
 """Symmetric integer quantization of weights (chapter 10).
 
-:func:`symmetric_scales`, :func:`fake_quantize_weight`, :func:`quantize_weights`,
-:func:`channel_ranges` and :func:`channel_quantization_error`: one scale per
+:func:`symmetric_scales`, :func:`fake_quantize_weight`, :func:`channel_ranges` and
+:func:`channel_quantization_error`: one scale per
 tensor or per output channel, through PyTorch's
 ``torch.fake_quantize_per_channel_affine``.
 
@@ -14,18 +14,14 @@ scales are float32, as an int8 runtime stores them; the weights keep their dtype
 
 from __future__ import annotations
 
-import copy
-
 import torch
-from torch import nn
 
-from helpers.core._validate import require_bool, require_int, require_module, require_tensor
+from helpers.core._validate import require_bool, require_int, require_tensor
 
 __all__ = [
     "channel_quantization_error",
     "channel_ranges",
     "fake_quantize_weight",
-    "quantize_weights",
     "symmetric_scales",
 ]
 
@@ -108,22 +104,3 @@ def channel_quantization_error(weight: torch.Tensor, bits: int = 8,
     errors = torch.linalg.vector_norm(error, dim=dims)
     return torch.where(norms > 0, errors / torch.where(norms > 0, norms, 1), 0.0)
 
-
-def quantize_weights(model: nn.Module, bits: int = 8, per_channel: bool = True
-                     ) -> nn.Module:
-    """A copy of ``model`` whose convolution and linear weights are fake-quantized
-    (:func:`fake_quantize_weight`); biases and everything else are unchanged."""
-    model = require_module(model)
-    bits = _check_bits(bits)
-    per_channel = require_bool(per_channel, "per_channel")
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d | nn.Linear):
-            if not bool(torch.isfinite(module.weight).all()):
-                raise ValueError(f"model's weight {name or type(module).__name__}.weight must "
-                                 "hold finite numbers, got NaN or inf")
-    quantized = copy.deepcopy(model)
-    with torch.no_grad():
-        for module in quantized.modules():
-            if isinstance(module, nn.Conv2d | nn.Linear):
-                module.weight.copy_(fake_quantize_weight(module.weight, bits, per_channel))
-    return quantized

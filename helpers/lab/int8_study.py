@@ -29,8 +29,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from helpers.core._validate import require_bool, require_int, require_module, require_tensor
 from helpers.core.folding import fold_batch_norm
-from helpers.core.quantize import channel_quantization_error
+from helpers.core.quantize import channel_quantization_error, channel_ranges
 from helpers.lab.cnn import make_cnn
 from helpers.lab.digits import Split, load_digits_split
 from helpers.lab.train import evaluate, train
@@ -78,6 +79,13 @@ def int8_copy(model: nn.Module, engine: str, calibration: torch.Tensor,
     (``False``). ``model`` is left as it was."""
     from torch.ao import quantization as tq
 
+    require_module(model, "model")
+    require_tensor(calibration, "calibration")
+    if engine not in engines():
+        raise ValueError(f"engine must be one of {engines()} (this PyTorch's CPU backends), "
+                         f"got {engine!r}")
+    if per_channel is not None:
+        require_bool(per_channel, "per_channel")
     previous = torch.backends.quantized.engine
     torch.backends.quantized.engine = engine
     try:
@@ -145,7 +153,7 @@ def folded_spreads(folded: nn.Module) -> dict[str, float]:
     spreads = {}
     for name, module in folded.named_modules():
         if isinstance(module, nn.Conv2d):
-            ranges = module.weight.detach().abs().flatten(1).amax(dim=1)
+            ranges = channel_ranges(module.weight.detach())
             spreads[name] = float(ranges.max() / ranges.min())
     return spreads
 
@@ -159,7 +167,7 @@ def widest_layer(folded: nn.Module) -> dict:
                 if isinstance(m, nn.Conv2d) and m.groups > 1), key=spreads.get)
     weight = dict(folded.named_modules())[name].weight.detach()
     return {"name": name,
-            "ranges": weight.abs().flatten(1).amax(dim=1).tolist(),
+            "ranges": channel_ranges(weight).tolist(),
             "per_tensor_error": channel_quantization_error(weight, 8, False).tolist(),
             "per_channel_error": channel_quantization_error(weight, 8, True).tolist()}
 
@@ -168,6 +176,9 @@ def run(seed: int, settings: StudySettings, data=None) -> dict:
     """One run: train with ``seed``, fold, quantize every way; every number of it.
     ``int8`` holds the accuracy of each engine and scheme, and of one scale per
     tensor after :func:`zero_dead_channels` (``"<engine> per tensor, dead zeroed"``)."""
+    require_int(seed, "seed", minimum=0)
+    if not isinstance(settings, StudySettings):
+        raise TypeError(f"settings must be a StudySettings, got {type(settings).__name__}")
     data = data or load_digits_split(seed=0)
     model = make_cnn("separable", settings.width, seed=seed)
     train(model, data.train, data.val, epochs=settings.epochs, lr=settings.lr,

@@ -10,8 +10,8 @@ import torch
 from matplotlib.figure import Figure
 
 from helpers.book.figures.deployment import (
-    plot_accuracy_vs_bits,
     plot_channel_ranges,
+    plot_int8_accuracy,
     plot_latency,
     plot_memory,
     plot_training_speedup,
@@ -94,22 +94,24 @@ def test_channel_ranges_validates():
         plot_channel_ranges([1, 2], [0.1, 0.1], [0.1, 0.2], bits=1)
 
 
-def test_accuracy_vs_bits_plots_percent():
-    fig = plot_accuracy_vs_bits([8, 4, 3], [0.97, 0.6, 0.1], [0.97, 0.96, 0.8], 0.972)
+def test_int8_accuracy_draws_one_column_a_configuration_and_joins_each_run():
+    fig = plot_int8_accuracy({"x86 per tensor": [0.5, 0.9], "x86 per channel": [0.97, 0.96]},
+                             [0.98, 0.97])
     ax = fig.axes[0]
-    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
-    np.testing.assert_allclose(ax.lines[1].get_ydata(), [97, 60, 10])
-    np.testing.assert_allclose(ax.lines[0].get_ydata(), [97.2, 97.2])
-    assert ax.get_legend() is not None
+    assert ax.get_ylabel() and ax.get_title()
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "float32", "x86\nper tensor", "x86\nper channel"]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [98, 50, 97])  # run 0, joined
+    assert len(ax.collections) == 3
 
 
-def test_accuracy_vs_bits_validates():
+def test_int8_accuracy_validates():
     with pytest.raises(ValueError, match="fractions"):
-        plot_accuracy_vs_bits([8], [97.0], [0.9], 0.9)
-    with pytest.raises(ValueError, match="bits"):
-        plot_accuracy_vs_bits([8.5], [0.9], [0.9], 0.9)
-    with pytest.raises(ValueError, match="per_channel must have 2"):
-        plot_accuracy_vs_bits([8, 4], [0.9, 0.8], [0.9], 0.9)
+        plot_int8_accuracy({"a": [97.0]}, [0.9])
+    with pytest.raises(ValueError, match="must have 2"):
+        plot_int8_accuracy({"a": [0.9]}, [0.9, 0.8])
+    with pytest.raises(TypeError, match="accuracy"):
+        plot_int8_accuracy({}, [0.9])
 
 
 def test_latency_annotates_measured_ratios():

@@ -22,7 +22,6 @@ from helpers.core.quantize import (
     channel_quantization_error,
     channel_ranges,
     fake_quantize_weight,
-    quantize_weights,
     symmetric_scales,
 )
 from helpers.lab.cnn import make_cnn
@@ -269,24 +268,6 @@ def test_zero_channel_gets_scale_one_and_error_zero():
     assert symmetric_scales(torch.zeros(2, 3), 8, per_channel=False) == 1
 
 
-def test_quantize_weights_copies_and_quantizes_conv_and_linear_only():
-    model = make_cnn("separable", 4, seed=0).double()
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d) and m.bias is None:
-            m.bias = nn.Parameter(torch.randn(m.out_channels, dtype=torch.float64))
-    before = copy.deepcopy(model.state_dict())
-    quantized = quantize_weights(model, 4, per_channel=True)
-    for key, value in model.state_dict().items():
-        assert torch.equal(value, before[key])
-    for (name, m), (_, q) in zip(model.named_modules(), quantized.named_modules(), strict=True):
-        if isinstance(m, nn.Conv2d | nn.Linear):
-            assert torch.equal(q.weight, fake_quantize_weight(m.weight, 4)), name
-            assert not torch.equal(q.weight, m.weight), name
-            assert torch.equal(q.bias, m.bias), name
-        elif isinstance(m, nn.BatchNorm2d):
-            assert torch.equal(q.weight, m.weight)
-
-
 @pytest.mark.parametrize(("bits", "error"), [(1, ValueError), (17, ValueError), (8.0, TypeError),
                                               (True, TypeError), ("8", TypeError)])
 def test_bits_are_validated(bits, error):
@@ -303,8 +284,6 @@ def test_quantization_arguments_are_validated():
         channel_ranges(torch.ones(2, 2, dtype=torch.int64))
     with pytest.raises(TypeError, match="per_channel"):
         symmetric_scales(torch.ones(2, 2), 8, per_channel=1)
-    with pytest.raises(TypeError, match="model"):
-        quantize_weights([1, 2])
     assert fake_quantize_weight(torch.ones(2, 2), np.int64(8)).dtype == torch.float32
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import random
 from importlib import resources
 from pathlib import Path
 
