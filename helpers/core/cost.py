@@ -186,10 +186,12 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
 
 
 def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> FlopCounterMode:
-    """Run ``module`` once on zeros of ``input_shape`` under PyTorch's FLOP counter.
+    """Run ``module`` once on an input of ``input_shape`` under PyTorch's FLOP counter.
 
-    The module runs in eval mode (so batch norm statistics do not change) and
-    gets its modes back afterwards.
+    It runs on PyTorch's ``meta`` device, with stand-ins for its parameters and
+    buffers (``torch.func.functional_call``): the counter needs only shapes, so
+    counting a large network costs no arithmetic and leaves its weights alone.
+    The module runs in eval mode and gets its modes back afterwards.
     """
     require_module(module, "module")
     if isinstance(input_shape, str) or not isinstance(input_shape, Sequence | torch.Size):
@@ -203,9 +205,19 @@ def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> FlopCounterMo
     device = None if first is None else first.device
     modes = [(m, m.training) for m in module.modules()]
     module.eval()
+    stand_ins = {name: torch.empty_like(t, device="meta") for name, t in
+                 (*module.named_parameters(), *module.named_buffers())}
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            module(torch.zeros(shape, dtype=dtype, device=device))
+        try:
+            with torch.no_grad(), FlopCounterMode(display=False) as counter:
+                torch.func.functional_call(module, stand_ins,
+                                           (torch.empty(shape, dtype=dtype, device="meta"),))
+        except (RuntimeError, ValueError, NotImplementedError):
+            # The meta device's messages are terse ("Invalid channel dimensions"),
+            # and a module may need real values: run it for real, which either
+            # counts or fails with PyTorch's full message.
+            with torch.no_grad(), FlopCounterMode(display=False) as counter:
+                module(torch.zeros(shape, dtype=dtype, device=device))
     except (RuntimeError, ValueError) as error:
         raise ValueError(f"module cannot run on an input of input_shape={shape}: "
                          f"{str(error).splitlines()[0]}") from error
