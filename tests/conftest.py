@@ -86,6 +86,26 @@ TOPIC_CHAPTERS = {
 }
 
 
+@pytest.fixture
+def run_setup_cell(monkeypatch):
+    """``run(source, on_colab)``: execute a notebook's set-up cell with
+    ``subprocess.run`` recorded, not run, on Colab or not; returns the commands."""
+    import subprocess
+    import sys
+
+    def run(source: str, on_colab: bool) -> list[list[str]]:
+        commands: list[list[str]] = []
+        monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: commands.append(list(cmd)))
+        if on_colab:
+            monkeypatch.setitem(sys.modules, "google.colab", object())
+        else:
+            monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+        exec(compile(source, "setup", "exec"), {})
+        return commands
+
+    return run
+
+
 def chapters_of(stem: str) -> tuple[int, ...]:
     """The chapters a test file ``test_<...>.py`` belongs to, from the topics in its name."""
     name = stem.removeprefix("test_")

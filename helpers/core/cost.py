@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from helpers.core._validate import as_pair, require_bool, require_module, require_positive_int
+from helpers.core.modes import evaluating
 
 __all__ = [
     "KINDS",
@@ -203,27 +204,23 @@ def _count_flops(module: nn.Module, input_shape: Sequence[int]) -> FlopCounterMo
     first = next(module.parameters(), None)
     dtype = torch.get_default_dtype() if first is None else first.dtype
     device = None if first is None else first.device
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
     stand_ins = {name: torch.empty_like(t, device="meta") for name, t in
                  (*module.named_parameters(), *module.named_buffers())}
-    try:
+    with evaluating(module), torch.no_grad():
         try:
-            with torch.no_grad(), FlopCounterMode(display=False) as counter:
-                torch.func.functional_call(module, stand_ins,
-                                           (torch.empty(shape, dtype=dtype, device="meta"),))
-        except (RuntimeError, ValueError, NotImplementedError):
-            # The meta device's messages are terse ("Invalid channel dimensions"),
-            # and a module may need real values: run it for real, which either
-            # counts or fails with PyTorch's full message.
-            with torch.no_grad(), FlopCounterMode(display=False) as counter:
-                module(torch.zeros(shape, dtype=dtype, device=device))
-    except (RuntimeError, ValueError) as error:
-        raise ValueError(f"module cannot run on an input of input_shape={shape}: "
-                         f"{str(error).splitlines()[0]}") from error
-    finally:
-        for m, training in modes:
-            m.training = training
+            try:
+                with FlopCounterMode(display=False) as counter:
+                    torch.func.functional_call(
+                        module, stand_ins, (torch.empty(shape, dtype=dtype, device="meta"),))
+            except (RuntimeError, ValueError, NotImplementedError):
+                # The meta device's messages are terse ("Invalid channel dimensions"),
+                # and a module may need real values: run it for real, which either
+                # counts or fails with PyTorch's full message.
+                with FlopCounterMode(display=False) as counter:
+                    module(torch.zeros(shape, dtype=dtype, device=device))
+        except (RuntimeError, ValueError) as error:
+            raise ValueError(f"module cannot run on an input of input_shape={shape}: "
+                             f"{str(error).splitlines()[0]}") from error
     return counter
 
 

@@ -25,7 +25,7 @@ from helpers.core._validate import (
 from helpers.core.cost import KINDS, conv_cost
 from helpers.core.geometry import same_padding
 from helpers.core.threads import MAX_THREADS
-from helpers.lab.timing import _check_min_run_time, time_module
+from helpers.lab.timing import MAX_REPEATS, _check_min_run_time, time_module
 
 #: MobileNetV1's 3x3 stages as (channels, height = width) of a 224x224 input.
 MOBILENET_LAYERS: tuple[tuple[int, int], ...] = ((32, 112), (128, 56), (256, 28), (512, 14))
@@ -40,8 +40,6 @@ MAX_CHANNELS = 2048
 #: times MobileNet's largest 3x3 input (32 x 112 x 112).
 MAX_ACTIVATION = 2**22
 
-#: The most repeated measurements a timing function of the lab takes (``repeats``).
-MAX_REPEATS = 100
 
 
 def _check_kind(kind: object, name: str = "kind") -> str:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from helpers.core._validate import require_module, require_positive_int
+from helpers.core.modes import evaluating
 
 __all__ = [
     "PaperTable",
@@ -323,17 +324,13 @@ def mobilenet_v1_table(model: nn.Module, resolution: int = 224) -> list[TableRow
                if isinstance(module, layer_types)]
     first = next(model.parameters(), None)
     like = {} if first is None else {"dtype": first.dtype, "device": first.device}
-    modes = [(module, module.training) for module in model.modules()]
     try:
-        model.eval()
-        with torch.no_grad():
+        with evaluating(model), torch.no_grad():
             model(torch.zeros(1, 3, resolution, resolution, **like))
     except (RuntimeError, ValueError) as error:
         raise ValueError(f"model cannot run on a 3-channel {resolution} x {resolution} image "
                          f"(resolution={resolution}): {error}") from error
     finally:
-        for module, training in modes:
-            module.training = training
         for handle in handles:
             handle.remove()
     return [TableRow(names[module], *_describe_layer(module, in_shape), out_shape)

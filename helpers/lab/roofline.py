@@ -19,8 +19,8 @@ import torch
 from helpers.core._validate import require_bool, require_int, require_number, require_positive_int
 from helpers.core.cost import conv_cost
 from helpers.core.threads import MAX_THREADS
-from helpers.lab.convs import MAX_REPEATS, LayerTiming, require_timings
-from helpers.lab.timing import _check_min_run_time, time_callable
+from helpers.lab.convs import LayerTiming, require_timings
+from helpers.lab.timing import MAX_REPEATS, _check_min_run_time, time_callable
 
 __all__ = ["BYTES_PER_FLOAT32", "MAX_COPY_BYTES", "MAX_MATMUL_SIZE", "Roofline",
            "arithmetic_intensity", "cache_sizes", "cpu_spec", "measure_bandwidth",

@@ -30,13 +30,21 @@ from torch.utils import benchmark
 from helpers.core._validate import (
     require_bool,
     require_callable,
+    require_module,
     require_number,
     require_positive_int,
+    require_tensor,
 )
+from helpers.core.modes import evaluating
 from helpers.core.threads import fixed_threads
 
-__all__ = ["Measurement", "Timing", "Variant", "default_clock", "measure_rounds",
-           "time_callable", "time_calls", "time_module", "time_rounds"]
+__all__ = ["MAX_REPEATS", "MAX_ROUNDS", "Measurement", "Timing", "Variant", "default_clock",
+           "measure_rounds", "time_callable", "time_calls", "time_module", "time_rounds"]
+
+#: The most repeats of a measurement, and rounds (or blocks) of a harness run, a
+#: caller may ask for: more is almost surely a typo and would run for hours.
+MAX_REPEATS = 100
+MAX_ROUNDS = 1000
 
 
 # --------------------------------------------------------------------------
@@ -134,8 +142,8 @@ def measure_rounds(variants: Sequence[Variant], *, rounds: int = 7, min_time: fl
             raise TypeError(f"variants[{i}] must be a Variant, got {type(v).__name__}")
         require_callable(v.fn, f"variants[{i}].fn", "a function of no arguments")
         require_positive_int(v.threads, f"variants[{i}].threads")
-    rounds = require_positive_int(rounds, "rounds")
-    blocks = require_positive_int(blocks, "blocks")
+    rounds = require_positive_int(rounds, "rounds", maximum=MAX_ROUNDS)
+    blocks = require_positive_int(blocks, "blocks", maximum=MAX_ROUNDS)
     min_time = require_number(min_time, "min_time (seconds)", low=0, high=60, low_open=True)
     if clock is not None:
         require_callable(clock, "clock", "a function returning seconds")
@@ -197,7 +205,7 @@ def time_callable(fn: Callable[[], object], *, label: str = "", threads: int = 1
         raise TypeError(f"label must be a str, got {label!r}")
     threads = require_positive_int(threads, "threads")
     min_run_time = _check_min_run_time(min_run_time)
-    repeats = require_positive_int(repeats, "repeats")
+    repeats = require_positive_int(repeats, "repeats", maximum=MAX_REPEATS)
     with fixed_threads(threads):
         fn()  # warm-up outside the timer: first-call allocation, weight packing
         timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, label=label,
@@ -216,23 +224,21 @@ def time_module(module: nn.Module, x: torch.Tensor, *, threads: int = 1,
     The module's train/eval modes are restored afterwards (batch norm's running
     statistics are not touched in evaluation mode).
     """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    modes = [(m, m.training) for m in module.modules()]
+    require_module(module, "module")
+    require_tensor(x, "x")
 
     def forward() -> None:
         with torch.inference_mode():
             module(x)
 
-    try:
-        module.eval()
+    with evaluating(module):
+        try:
+            forward()  # a trial call: an input that does not fit fails here, clearly
+        except (RuntimeError, ValueError) as error:
+            raise ValueError(f"x of shape {tuple(x.shape)} and dtype {x.dtype} does not fit "
+                             f"the module: {str(error).splitlines()[0]}") from error
         return time_callable(forward, label=label or type(module).__name__, threads=threads,
                              min_run_time=min_run_time, repeats=repeats)
-    finally:
-        for m, training in modes:
-            m.training = training
 
 
 def time_rounds(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,
@@ -250,7 +256,7 @@ def time_rounds(calls: Mapping[str, Callable[[], object]], *, threads: int = 1,
         if not callable(fn):
             raise TypeError(f"calls[{label!r}] must be callable, got {type(fn).__name__}")
     threads = require_positive_int(threads, "threads")
-    rounds = require_positive_int(rounds, "rounds")
+    rounds = require_positive_int(rounds, "rounds", maximum=MAX_ROUNDS)
     cpu_time = require_bool(cpu_time, "cpu_time")
     if cpu_time and threads != 1:
         raise ValueError(f"cpu_time=True needs threads=1 (the processor time of several "

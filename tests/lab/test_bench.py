@@ -271,3 +271,12 @@ def test_format_numpy_vs_torch_checks_its_rows():
         bench.format_numpy_vs_torch({"layer": (4, 8)})
     with pytest.raises(ValueError, match=r"rows\[0\] must be a numpy_vs_torch row"):
         bench.format_numpy_vs_torch([{"layer": (4, 8), "kind": "normal"}])
+
+
+def test_time_module_names_an_input_that_does_not_fit_and_restores_modes():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)).train()
+    with pytest.raises(ValueError, match="x of shape"):
+        time_module(model, torch.randn(1, 5, 8, 8), min_run_time=FAST)
+    assert model.training and model[1].training
+    with pytest.raises(ValueError, match="repeats"):
+        time_module(model, torch.randn(1, 3, 8, 8), repeats=10**9)
