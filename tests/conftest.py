@@ -83,6 +83,7 @@ TOPIC_CHAPTERS = {
     "folding": (10,),
     "quantize": (10,),
     "memory": (10,),
+    "int8": (10,),
 }
 
 

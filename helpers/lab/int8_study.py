@@ -12,7 +12,9 @@ norms, and quantizes it with PyTorch's eager static post-training quantization
 int8 weights and activations, int32 biases, requantization between layers) on each
 CPU backend this PyTorch ships, with one weight scale per tensor and one per
 channel. ``python -m helpers.lab.int8_study`` writes every run to
-``helpers/lab/data/int8_study.json``; chapter 10 reads it.
+``helpers/lab/data/int8_study.json``; ``--budget 2`` trains twice the epochs and
+writes ``int8_study_budget2.json``, to check that the verdict survives longer
+training. Chapter 10 reads both.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 import platform
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -36,11 +38,21 @@ from helpers.lab.cnn import make_cnn
 from helpers.lab.digits import Split, load_digits_split
 from helpers.lab.train import evaluate, train
 
-__all__ = ["DATA", "SCHEMES", "StudySettings", "dead_channels", "int8_copy", "load", "run",
-           "study", "zero_dead_channels"]
+__all__ = ["BUDGETS", "DATA", "SCHEMES", "StudySettings", "data_file", "dead_channels",
+           "int8_copy", "load", "lost", "run", "study", "verdict", "zero_dead_channels"]
 
 #: Where the committed results live (package data: a notebook on Colab finds them).
 DATA = Path(__file__).with_name("data") / "int8_study.json"
+
+#: The epoch budgets the study is recorded at (times ``StudySettings.epochs``).
+BUDGETS = (1, 2)
+
+
+def data_file(budget: int = 1) -> Path:
+    """Where the study at ``budget`` times the epochs is recorded."""
+    if budget not in BUDGETS or isinstance(budget, bool):
+        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
+    return DATA if budget == 1 else DATA.with_name(f"int8_study_budget{budget}.json")
 
 #: The weight-scale schemes compared: the name and whether scales are per channel.
 SCHEMES = {"per tensor": False, "per channel": True}
@@ -218,22 +230,62 @@ def study(settings: StudySettings, log=print) -> dict:
             "test_images": len(data.test), "runs": runs}
 
 
-def load() -> dict:
-    """The committed study (written by ``python -m helpers.lab.int8_study``)."""
-    return json.loads(DATA.read_text(encoding="utf-8"))
+def load(budget: int = 1) -> dict:
+    """The committed study at ``budget`` times the epochs (written by
+    ``python -m helpers.lab.int8_study --budget N``)."""
+    return json.loads(data_file(budget).read_text(encoding="utf-8"))
+
+
+#: A network "collapses" when int8 loses more than this many test digits.
+COLLAPSE = 10
+
+
+def lost(run_record: dict, scheme: str, test_images: int) -> int:
+    """Test digits one run lost to int8 ``scheme`` against its own float network."""
+    return round((run_record["float"] - run_record["int8"][scheme]) * test_images)
+
+
+def verdict(record: dict) -> dict:
+    """What a recorded study found: networks with a dead channel (``dead``), those
+    that lost more than :data:`COLLAPSE` digits with per-tensor scales on every
+    backend (``collapsed``, and ``collapsed_dead`` of them with a dead channel),
+    the worst losses per tensor and per channel, and how many collapsed networks
+    zeroing the dead channels rescued on every backend (``rescued``)."""
+    if not isinstance(record, dict) or not {"runs", "test_images", "provenance"} <= set(record):
+        raise TypeError("record must be a study as load() returns it")
+    runs, n, engines_ = record["runs"], record["test_images"], record["provenance"]["engines"]
+
+    def worst(scheme: str) -> int:
+        return max(lost(r, f"{e} {scheme}", n) for r in runs for e in engines_)
+
+    collapsed = [r for r in runs
+                 if min(lost(r, f"{e} per tensor", n) for e in engines_) > COLLAPSE]
+    return {
+        "runs": len(runs),
+        "dead": sum(sum(r["dead"].values()) > 0 for r in runs),
+        "collapsed": len(collapsed),
+        "collapsed_dead": sum(sum(r["dead"].values()) > 0 for r in collapsed),
+        "worst_tensor": worst("per tensor"), "worst_channel": worst("per channel"),
+        "rescued": sum(all(lost(r, f"{e} per tensor, dead zeroed", n) <= COLLAPSE
+                           for e in engines_) for r in collapsed),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="two short runs, printed, nothing written")
+    parser.add_argument("--budget", type=int, default=1, choices=BUDGETS,
+                        help="train this many times the epochs (default 1)")
     args = parser.parse_args(argv)
     if args.quick:
         print(json.dumps(study(StudySettings(seeds=(0, 1), epochs=2)), indent=1)[:2000])
         return
-    record = study(StudySettings())
-    DATA.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {DATA}")
+    settings = StudySettings()
+    record = study(replace(settings, epochs=args.budget * settings.epochs))
+    out = data_file(args.budget)
+    out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,15 @@ several data splits times ten seeds; a seed fixes the initial weights and, with
 the split, the mini-batch order, which both kinds share, so runs pair up by
 (split, seed).
 
-``python -m helpers.lab.overfitting_study`` trains every run up to twice the
-chapter's epoch budget (the budget-1x results are the first epochs of the same
-runs: with a constant rate and early stopping, a shorter run is exactly a prefix
-of a longer one) and writes the histories with their provenance to
-``helpers/lab/data/overfitting_study.json``; ``--quick`` runs a small version
-into another file. The chapter reads the committed file with :func:`load_study`.
+``python -m helpers.lab.overfitting_study`` trains every run at twice the
+chapter's budget: twice the epochs and twice the patience. The budget-1x runs
+are cut from them by the 1x rule (:func:`helpers.lab.overfitting_analysis.at_budget`):
+with a constant rate, training does not depend on when it will stop, so a run
+that stops earlier is exactly a prefix of a longer one. It writes the histories
+with their provenance to ``helpers/lab/data/overfitting_study.json``;
+``--quick`` runs a small version into another file. The chapter reads the
+committed file with :func:`load_study` and analyses it with
+:mod:`helpers.lab.overfitting_analysis`.
 """
 
 from __future__ import annotations
@@ -40,7 +43,6 @@ import sklearn
 import torch
 
 from helpers.core._validate import (
-    require_int,
     require_number,
     require_positive_int,
     require_seed,
@@ -59,14 +61,16 @@ STUDY: dict[str, Any] = {
     "seeds": list(range(10)),
     "batch_size": 32,
     "lr": 0.01,
-    "patience": 5,
-    "epochs": 25,  # the budget-1x cap; the study trains up to budget x epochs
-    "normal_widths": [1, 4, 8],
+    "patience": 10,  # budget 1x; the study's runs have budget x patience
+    "epochs": 100,  # the budget-1x cap; the study trains up to budget x epochs
+    # normal widths 1 to 43: about 100 to 100,000 parameters, and separable
+    # networks as wide or as large
+    "normal_widths": [1, 4, 16, 43],
     "control": {"width": 4, "weight_decay": 0.02},
 }
 
 #: A small design for CI and a first look (minutes, not the published numbers).
-QUICK: dict[str, Any] = STUDY | {"splits": [0], "seeds": [0, 1], "epochs": 4,
+QUICK: dict[str, Any] = STUDY | {"splits": [0], "seeds": [0, 1], "epochs": 4, "patience": 2,
                                  "normal_widths": [1, 2], "control": {"width": 2,
                                                                        "weight_decay": 0.02}}
 
@@ -158,30 +162,34 @@ def batch_seeds(design: dict[str, Any], split: int) -> list[int]:
 
 
 def run_arm(design: dict[str, Any], arm: dict[str, Any], split: int,
-            epochs: int) -> list[History]:
-    """Train one arm's seeds of one split together, up to ``epochs`` epochs."""
+            epochs: int, patience: int | None = None) -> list[History]:
+    """Train one arm's seeds of one split together, up to ``epochs`` epochs, each
+    stopping early after ``patience`` epochs without a new best validation loss
+    (default: the design's patience)."""
     _check_dict(arm, "arm", ("kind", "width", "weight_decay"))
     epochs = require_positive_int(epochs, "epochs", maximum=MAX_EPOCHS)
+    patience = design["patience"] if patience is None else \
+        require_positive_int(patience, "patience", maximum=MAX_EPOCHS)
     train, val, test = split_data(design, split)
     ensemble = make_cnn_ensemble(arm["kind"], arm["width"], design["seeds"])
     return train_ensemble(ensemble, train, val, test_data=test, epochs=epochs,
                           lr=design["lr"], batch_size=design["batch_size"],
                           weight_decay=arm["weight_decay"], seed=batch_seeds(design, split),
-                          patience=design["patience"])
+                          patience=patience)
 
 
-def _job(args: tuple[dict[str, Any], dict[str, Any], int, int, Path | None]
+def _job(args: tuple[dict[str, Any], dict[str, Any], int, int, int, Path | None]
          ) -> tuple[list[dict[str, Any]], float]:
-    design, arm, split, epochs, cache = args
-    key = json.dumps([design | {"normal_widths": None, "control": None}, arm, split, epochs],
-                     sort_keys=True)
+    design, arm, split, epochs, patience, cache = args
+    key = json.dumps([design | {"normal_widths": None, "control": None}, arm, split, epochs,
+                      patience], sort_keys=True)
     stored = cache / f"{arm['name']}-split{split}.json" if cache else None
     if stored is not None and stored.exists():
         saved = json.loads(stored.read_text())
         if saved["key"] == key:
             return saved["runs"], saved["seconds"]
     start = time.perf_counter()
-    histories = run_arm(design, arm, split, epochs)
+    histories = run_arm(design, arm, split, epochs, patience)
     seconds = round(time.perf_counter() - start, 1)
     print(f"  {arm['name']:<18} split {split}: {seconds:6.1f} s, "
           f"stopped at {[h.epochs for h in histories]}", flush=True)
@@ -194,7 +202,8 @@ def _job(args: tuple[dict[str, Any], dict[str, Any], int, int, Path | None]
 
 def run_study(design: dict[str, Any], budget: int = 2, jobs: int = 1, command: str = "",
               cache: Path | None = None) -> dict[str, Any]:
-    """Every run of ``design`` up to ``budget`` times its epochs, with provenance.
+    """Every run of ``design`` at ``budget`` times its epochs and its patience, with
+    provenance.
     ``cache``: a folder that keeps each finished (arm, split) and reuses it when the
     same run is asked for again (an interrupted study resumes). ``jobs`` is at most
     :data:`MAX_JOBS`; ``budget`` times the design's epochs at most
@@ -209,7 +218,7 @@ def run_study(design: dict[str, Any], budget: int = 2, jobs: int = 1, command: s
             raise TypeError(f"cache must be a folder (a str or Path), got {cache!r}")
         cache = Path(cache)
         cache.mkdir(parents=True, exist_ok=True)
-    todo = [(design, arm, split, budget * design["epochs"], cache)
+    todo = [(design, arm, split, budget * design["epochs"], budget * design["patience"], cache)
             for arm in sorted(arms(design), key=lambda a: a["params"])
             for split in design["splits"]]
     if jobs == 1:
@@ -239,7 +248,7 @@ def check_study(study: dict[str, Any]) -> dict[str, Any]:
     once, losses finite and non-negative, accuracies in [0, 1], epochs 1, 2, ...
     up to at most the cap, and early stopping's rule respected."""
     design = _check_study(study)["design"]
-    cap, patience = study["budget"] * design["epochs"], design["patience"]
+    cap, patience = study["budget"] * design["epochs"], study["budget"] * design["patience"]
     for name, entries, keys in (("arms", study["arms"], ("name",)),
                                 ("runs", study["runs"], RUN_KEYS)):
         for i, entry in enumerate(entries):
@@ -273,93 +282,6 @@ def load_study(name: str = DATA_FILE) -> dict[str, Any]:
         raise ValueError(f"name must be a .json file name, got {name!r}")
     text = resources.files("helpers.lab").joinpath("data", name).read_text()
     return check_study(json.loads(text))
-
-
-def histories(study: dict[str, Any], budget: int | None = None
-              ) -> dict[tuple[str, int], list[History]]:
-    """The runs as ``{(arm, split): [History per seed]}``, cut to ``budget`` times the
-    design's epochs (default: the budget the study was run at)."""
-    _check_study(study)
-    budget = study["budget"] if budget is None else _check_budget(study, budget)
-    cap = budget * study["design"]["epochs"]
-    out: dict[tuple[str, int], list[History]] = {}
-    for run in study["runs"]:
-        keep = sum(e <= cap for e in run["epoch"])
-        fields = {k: run[k][:keep] for k in vars(History()) if k in run}
-        out.setdefault((run["arm"], run["split"]), []).append(History(**fields))
-    return out
-
-
-# --------------------------------------------------------------------------
-# Analysis: what the chapter computes from the committed runs
-# --------------------------------------------------------------------------
-
-#: Measures of over-fitting, at the epoch early stopping keeps: name -> History -> value.
-MEASURES = {
-    "loss gap": lambda h, i: h.test_loss[i] - h.train_loss[i],
-    "test loss": lambda h, i: h.test_loss[i],
-    "accuracy gap": lambda h, i: h.train_acc[i] - h.test_acc[i],
-    "test accuracy": lambda h, i: h.test_acc[i],
-}
-
-
-def _check_budget(study: dict[str, Any], budget: object) -> int:
-    """A budget from 1 to the one the study was run at."""
-    return require_int(budget, "budget", minimum=1, maximum=study["budget"])
-
-
-def kept_index(history: History, cap: int) -> int:
-    """Index of the epoch early stopping keeps when training is capped at ``cap`` epochs."""
-    if not isinstance(history, History):
-        raise TypeError(f"history must be a History, got {type(history).__name__}")
-    cap = require_positive_int(cap, "cap")
-    if len(history.epoch) != len(history.val_loss):
-        raise ValueError("history must hold one validation loss an epoch")
-    values = [v for e, v in zip(history.epoch, history.val_loss, strict=True) if e <= cap]
-    if not values:
-        raise ValueError(f"history has no epoch up to cap={cap}")
-    return min(range(len(values)), key=values.__getitem__)
-
-
-def measure_table(study: dict[str, Any], budget: int) -> dict[str, dict[str, Any]]:
-    """Per arm: each measure as a list over (split, seed) in a fixed order, the kept
-    epochs, and how many runs were still improving at the cap (not stopped by patience)."""
-    design = _check_study(study)["design"]
-    budget = _check_budget(study, budget)
-    cap, patience = budget * design["epochs"], design["patience"]
-    runs = histories(study)
-    out: dict[str, dict[str, Any]] = {}
-    for arm in study["arms"]:
-        rows = [h for split in design["splits"] for h in runs[arm["name"], split]]
-        kept = [kept_index(h, cap) for h in rows]
-        out[arm["name"]] = {name: [f(h, i) for h, i in zip(rows, kept, strict=True)]
-                            for name, f in MEASURES.items()}
-        out[arm["name"]]["kept epoch"] = [h.epoch[i] for h, i in zip(rows, kept, strict=True)]
-        out[arm["name"]]["at cap"] = sum(h.epoch[i] + patience > cap
-                                         for h, i in zip(rows, kept, strict=True))
-    return out
-
-
-def comparisons(study: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """The family of comparisons ``(label, arm a, arm b)``, read as a - b: the
-    separable network against the normal one at the same width and at the same
-    parameter budget, for every normal width (a budget comparison identical to
-    the width one is left out)."""
-    _check_study(study)
-    out = []
-    for width in study["design"]["normal_widths"]:
-        budget = separable_width_for_budget(cnn_parameters("normal", width))
-        out.append((f"same width, {width}", f"separable-{width}", f"normal-{width}"))
-        if budget != width:
-            out.append((f"same budget, {width}", f"separable-{budget}", f"normal-{width}"))
-    return out
-
-
-def control_pair(study: dict[str, Any]) -> tuple[str, str]:
-    """The positive control ``(regularised arm, plain arm)``."""
-    _check_study(study)
-    width = study["design"]["control"]["width"]
-    return f"normal-{width}-wd", f"normal-{width}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 from helpers.lab.int8_study import (
+    BUDGETS,
     StudySettings,
+    data_file,
     dead_channels,
     int8_copy,
     load,
@@ -29,6 +31,17 @@ def test_the_committed_study_is_what_the_script_computes():
     assert again["spread"] == pytest.approx(committed["spread"], rel=1e-4)
     for key, accuracy in committed["int8"].items():
         assert abs(again["int8"][key] - accuracy) * record["test_images"] <= 2, key
+
+
+def test_the_longer_study_is_the_same_study_at_twice_the_epochs():
+    short, long = load(1), load(2)
+    assert long["settings"] == short["settings"] | {"epochs": 2 * short["settings"]["epochs"]}
+    assert [r["seed"] for r in long["runs"]] == [r["seed"] for r in short["runs"]]
+    assert data_file(1) != data_file(2)
+    for budget in (0, 3, True, "2"):
+        with pytest.raises(ValueError, match="budget"):
+            data_file(budget)
+    assert BUDGETS == (1, 2)
 
 
 def test_zeroing_a_dead_channel_changes_nothing_in_float():

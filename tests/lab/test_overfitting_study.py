@@ -11,14 +11,12 @@ import numpy as np
 import pytest
 
 from helpers.lab import overfitting_study as study_module
+from helpers.lab.overfitting_analysis import comparisons, histories, measure_table
 from helpers.lab.overfitting_study import (
     STUDY,
     arms,
     check_study,
-    comparisons,
-    histories,
     load_study,
-    measure_table,
     run_arm,
 )
 
@@ -38,7 +36,9 @@ def test_the_committed_study_is_complete_and_documented(study):
     n_runs = len(arms(STUDY)) * len(STUDY["splits"]) * len(STUDY["seeds"])
     assert len(study["runs"]) == n_runs
     params = [a["params"] for a in arms(STUDY)]
-    assert max(params) >= 10 * min(params)  # at least an order of magnitude apart
+    assert min(params) < 100 and max(params) >= 100_000  # three orders of magnitude
+    for kind in ("normal", "separable"):
+        assert max(a["params"] for a in arms(STUDY) if a["kind"] == kind) >= 100_000
 
 
 @pytest.mark.parametrize("arm_name", ["normal-1", "separable-1"])
@@ -79,12 +79,46 @@ def test_the_guard_refuses_a_damaged_study(study):
 
 def test_budgets_cut_the_same_runs(study):
     one, two = histories(study, 1), histories(study, 2)
-    cap = STUDY["epochs"]
+    cap, patience = STUDY["epochs"], STUDY["patience"]
     for key, runs in one.items():
         for short, long in zip(runs, two[key], strict=True):
-            assert short.epoch == [e for e in long.epoch if e <= cap]
+            assert short.epoch == long.epoch[:len(short.epoch)]
+            best = short.best_index()
+            assert len(short.epoch) == cap or len(short.epoch) == best + 1 + patience
     with pytest.raises(ValueError, match="budget"):
         histories(study, 3)
+
+
+def test_the_budget_1x_runs_are_what_a_budget_1x_run_records(study):
+    """The 1x results are cut from the 2x runs; training one arm at the 1x cap
+    and patience gives exactly those histories, early stops included."""
+    arm = next(a for a in arms(STUDY) if a["name"] == "normal-4")
+    split = STUDY["splits"][0]
+    again = run_arm(STUDY, arm, split, STUDY["epochs"], STUDY["patience"])
+    cut = histories(study, 1)[arm["name"], split]
+    assert any(len(h.epoch) < STUDY["epochs"] for h in again)  # patience stopped some
+    for new, old in zip(again, cut, strict=True):
+        assert new.epoch == old.epoch
+        for key in ("train_loss", "val_loss", "test_loss", "test_acc"):
+            np.testing.assert_allclose(getattr(new, key), getattr(old, key),
+                                       rtol=1e-12, atol=1e-12)
+
+
+def test_at_budget_applies_the_cap_and_the_patience():
+    from helpers.lab.overfitting_analysis import at_budget
+    from helpers.lab.train import History
+
+    losses = [0.5, 0.4, 0.45, 0.42, 0.3, 0.35, 0.36, 0.37, 0.2]
+    h = History(list(range(1, 10)), val_loss=losses, train_loss=losses)
+    assert at_budget(h, 9, 2).epoch == [1, 2, 3, 4]  # no new best at 3 and 4
+    assert at_budget(h, 9, 3).epoch == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert at_budget(h, 9, 4).epoch == list(range(1, 10))
+    assert at_budget(h, 3, 4).epoch == [1, 2, 3]  # the cap
+    assert at_budget(h, 9, 3).train_loss == losses[:8]
+    tie = History([1, 2, 3], val_loss=[0.3, 0.3, 0.3])  # a tie is not a new best
+    assert at_budget(tie, 3, 2).epoch == [1, 2, 3]
+    assert at_budget(tie, 3, 1).epoch == [1, 2]
+    assert h.epoch == list(range(1, 10))  # the argument is left as it was
 
 
 def test_measures_and_comparisons(study):
@@ -108,13 +142,8 @@ def test_quick_mode_runs_end_to_end(tmp_path, capsys):
 
 
 def test_the_public_helpers_check_their_arguments(study):
-    from helpers.lab.overfitting_study import (
-        batch_seeds,
-        control_pair,
-        kept_index,
-        run_study,
-        split_data,
-    )
+    from helpers.lab.overfitting_analysis import at_budget, control_pair
+    from helpers.lab.overfitting_study import batch_seeds, run_study, split_data
     from helpers.lab.train import History
 
     bad_design = STUDY | {"seeds": [0, 1.5]}
@@ -140,11 +169,14 @@ def test_the_public_helpers_check_their_arguments(study):
         (lambda: measure_table(study, 3), ValueError, "budget"),
         (lambda: comparisons([]), TypeError, "study"),
         (lambda: control_pair(study | {"design": None}), TypeError, "design"),
-        (lambda: kept_index("history", 3), TypeError, "history"),
-        (lambda: kept_index(History([5], val_loss=[0.1]), 3), ValueError, "no epoch up to"),
-        (lambda: kept_index(History([1], val_loss=[0.1]), 0), ValueError, "cap"),
+        (lambda: at_budget("history", 3, 1), TypeError, "history"),
+        (lambda: at_budget(History([5], val_loss=[0.1]), 3, 1), ValueError, "epochs 1, 2"),
+        (lambda: at_budget(History([1], val_loss=[]), 3, 1), ValueError, "validation"),
+        (lambda: at_budget(History([1], val_loss=[0.1]), 0, 1), ValueError, "cap"),
+        (lambda: at_budget(History([1], val_loss=[0.1]), 1, 0), ValueError, "patience"),
+        (lambda: run_arm(STUDY, arms(STUDY)[0], 0, 1, patience=0), ValueError, "patience"),
     ]
     for call, exc, word in cases:
         with pytest.raises(exc, match=word):
             call()
-    assert kept_index(History([1, 2, 3], val_loss=[0.3, 0.1, 0.2]), 3) == 1
+
