@@ -116,7 +116,12 @@ def separable_width_for_budget(target_params: int, *, batch_norm: bool = True,
     def count(width: int) -> int:
         return cnn_parameters("separable", width, batch_norm=batch_norm)
 
-    if count(max_width) < target_params:
+    try:
+        largest = count(max_width)
+    except ValueError as error:  # the network at max_width is over the core's bound
+        raise ValueError(f"max_width={max_width} gives a network above the limit of "
+                         f"this book ({error})") from None
+    if largest < target_params:
         raise ValueError(f"target_params={target_params} needs a width above "
                          f"max_width={max_width}")
     low, high = 1, max_width  # invariant: count(high) >= target

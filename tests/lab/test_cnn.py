@@ -99,6 +99,8 @@ def test_width_for_budget_validates():
         separable_width_for_budget(1000.0)
     with pytest.raises(ValueError, match="max_width"):
         separable_width_for_budget(10**9, max_width=8)
+    with pytest.raises(ValueError, match="max_width=1000000000 gives a network above"):
+        separable_width_for_budget(1000, max_width=10**9)
 
 
 def test_normal_blocks_are_the_models_conv_bn_relu():
