@@ -138,8 +138,12 @@ def detectable_difference(spread: float, n: int, alpha: float = 0.05,
 
     def enough(delta: float) -> bool:  # power at a true difference of delta spreads
         shift = delta * math.sqrt(n)
-        achieved = stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift)
-        return bool(achieved >= power)  # NaN (SciPy's failure) counts as not enough
+        # The far tail (the test's wrong side) is below 1e-15 where SciPy returns
+        # NaN for it; a NaN in the main term counts as not enough.
+        wrong_side = float(stats.nct.cdf(-critical, df, shift))
+        achieved = stats.nct.sf(critical, df, shift) + (0.0 if math.isnan(wrong_side)
+                                                       else wrong_side)
+        return bool(achieved >= power)
 
     low, high = 0.0, 1.0
     for _ in range(60):

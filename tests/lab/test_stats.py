@@ -91,6 +91,16 @@ def test_detectable_difference_has_the_power_it_claims():
         detectable_difference(0.1, 1)
 
 
+@pytest.mark.parametrize("alpha", [0.05, 0.05 / 7, 0.001])
+def test_detectable_difference_shrinks_with_n_and_meets_the_normal_limit(alpha):
+    """More pairs detect smaller differences (SciPy's NaN in the noncentral t's far
+    tail once made 60 pairs look three times worse than 30)."""
+    values = [detectable_difference(1.0, n, alpha=alpha) for n in range(2, 130)]
+    assert all(b < a for a, b in zip(values, values[1:], strict=False))
+    z = (stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(0.8)) / np.sqrt(129)
+    assert z < values[-1] < 1.05 * z
+
+
 def test_compare_and_verdict():
     a = [0.50, 0.61, 0.42, 0.55, 0.47, 0.58]
     b = [x + 0.2 for x in a[::-1]]
