@@ -8,7 +8,7 @@ records its per-epoch loss and accuracy on the training, validation and test
 sets. The arms: normal networks of several widths, separable ones at the same
 widths and at the same parameter budgets, and a
 positive control (a normal network with weight decay). Variance comes from
-several data splits times ten seeds; a seed fixes the initial weights and, with
+several data splits times many seeds; a seed fixes the initial weights and, with
 the split, the mini-batch order, which both kinds share, so runs pair up by
 (split, seed).
 
@@ -58,7 +58,7 @@ STUDY: dict[str, Any] = {
     "val_fraction": 0.15,  # validation: early stopping only
     "test_fraction": 0.2,  # test: the generalisation gap
     "splits": [0, 1, 2],
-    "seeds": list(range(10)),
+    "seeds": list(range(20)),
     "batch_size": 32,
     "lr": 0.01,
     "patience": 10,  # budget 1x; the study's runs have budget x patience
