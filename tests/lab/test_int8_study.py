@@ -8,12 +8,14 @@ from torch import nn
 
 from helpers.lab.int8_study import (
     BUDGETS,
+    COLLAPSE,
     StudySettings,
     data_file,
     dead_channels,
     int8_copy,
     load,
     run,
+    verdict,
     zero_dead_channels,
 )
 
@@ -42,6 +44,26 @@ def test_the_longer_study_is_the_same_study_at_twice_the_epochs():
         with pytest.raises(ValueError, match="budget"):
             data_file(budget)
     assert BUDGETS == (1, 2)
+
+
+def test_verdict_counts_what_each_run_lost():
+    def run(float_acc, tensor, channel, zeroed, dead):
+        schemes = {"per tensor": tensor, "per channel": channel,
+                   "per tensor, dead zeroed": zeroed}
+        return {"float": float_acc, "dead": {"3": dead},
+                "int8": {f"{e} {k}": v for e in ("x86", "qnnpack") for k, v in schemes.items()}}
+
+    n = 100  # test images: an accuracy of 0.01 is one digit
+    record = {"test_images": n, "provenance": {"engines": ["x86", "qnnpack"]}, "runs": [
+        run(0.95, 0.95 - (COLLAPSE + 1) / n, 0.94, 0.95, 1),  # collapsed, rescued
+        run(0.95, 0.95 - COLLAPSE / n, 0.95, 0.95, 0),  # lost exactly the limit: not
+        run(0.90, 0.20, 0.87, 0.60, 2),  # collapsed, not rescued
+    ]}
+    assert verdict(record) == {"runs": 3, "dead": 2, "collapsed": 2, "collapsed_dead": 2,
+                               "worst_tensor": 70, "worst_channel": 3, "rescued": 1}
+    for bad in ({}, [], {"runs": []}):
+        with pytest.raises(TypeError, match="record"):
+            verdict(bad)
 
 
 def test_zeroing_a_dead_channel_changes_nothing_in_float():
